@@ -1,0 +1,53 @@
+"""Staff roles as Django groups: Operators act, Viewers only look. Superusers are both.
+
+Kept in code and re-applied after every migration of the public schema, so a new model's
+permissions reach the roles without a manual step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.db.models.signals import post_migrate
+from django.dispatch import receiver
+
+OPERATORS = "Operators"
+VIEWERS = "Viewers"
+
+# Apps whose models staff manage. Operators may add/change/delete them; viewers may view.
+MANAGED_APPS = ("tenants", "accounts", "django_celery_beat", "backoffice", "reports", "backups")
+# Rows that are history: nobody edits them through the admin, operators included.
+READ_ONLY_MODELS = {("backoffice", "auditentry"), ("tenants", "schematemplate")}
+
+
+def staff_roles_sync() -> None:
+    perms = Permission.objects.filter(content_type__app_label__in=MANAGED_APPS).select_related(
+        "content_type"
+    )
+    operator_perms, viewer_perms = [], []
+    for perm in perms:
+        key = (perm.content_type.app_label, perm.content_type.model)
+        is_view = perm.codename.startswith("view_")
+        if is_view:
+            viewer_perms.append(perm)
+        if is_view or key not in READ_ONLY_MODELS:
+            operator_perms.append(perm)
+    Group.objects.get_or_create(name=OPERATORS)[0].permissions.set(operator_perms)
+    Group.objects.get_or_create(name=VIEWERS)[0].permissions.set(viewer_perms)
+
+
+@receiver(post_migrate)
+def _roles_after_migrate(sender: Any, **kwargs: Any) -> None:
+    # Only the public schema has auth tables; tenant migrations emit post_migrate too.
+    if sender.name == "backoffice" and connection.schema_name == "public":
+        staff_roles_sync()
+
+
+def user_is_operator(user: Any) -> bool:
+    return bool(
+        user.is_active
+        and user.is_staff
+        and (user.is_superuser or user.groups.filter(name=OPERATORS).exists())
+    )

@@ -1,0 +1,72 @@
+"""The two admin sites: the platform admin on the public domain, and the tenant-scoped admin
+mounted at /admin/t/<slug>/ (see backoffice/tenant_scope.py for how the scope is entered)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from backoffice.models import AuditEntry
+from tenants.models import Tenant
+
+
+class StaffAdminSite(admin.AdminSite):
+    site_header = "SaaS backoffice"
+    site_title = "Backoffice"
+    index_title = "Platform"
+    index_template = "admin/backoffice_index.html"
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        counts = dict(
+            Tenant.objects.exclude(schema_name="public")
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        context = {
+            "tenant_counts": [
+                (label, counts.get(value, 0)) for value, label in Tenant.Status.choices
+            ],
+            "recent_audit": AuditEntry.objects.select_related("actor")[:10],
+            **(extra_context or {}),
+        }
+        return super().index(request, context)
+
+
+class TenantAdminSite(admin.AdminSite):
+    """Everything registered here lives in a tenant schema and is only reachable in its scope."""
+
+    site_header = "SaaS backoffice"
+    site_title = "Tenant admin"
+    index_template = "admin/tenant_index.html"
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        context = super().each_context(request)
+        tenant = getattr(request, "admin_tenant", None)
+        context["scoped_tenant"] = tenant
+        context["site_url"] = None
+        if tenant is not None:
+            context["index_title"] = f"{tenant.name} ({tenant.slug})"
+        return context
+
+    def login(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # One sign-in for staff: the platform admin's.
+        query = urlencode({"next": request.GET.get("next", request.get_full_path())})
+        return HttpResponseRedirect(f"{reverse('admin:login', current_app='admin')}?{query}")
+
+    def logout(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        return staff_site.logout(request, extra_context)
+
+
+staff_site = StaffAdminSite(name="admin")
+tenant_site = TenantAdminSite(name="tenant_admin")

@@ -1,0 +1,136 @@
+"""Tenants in the platform admin: create with a first owner, edit, suspend/reactivate/archive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Count, QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from backoffice.admin_base import AuditedAdminMixin
+from backoffice.services import audit_record_request
+from backoffice.sites import staff_site
+from backoffice.tenant_scope import tenant_admin_url
+from portal.services import invite_send
+from tenants.forms import TenantChangeForm, TenantCreateForm
+from tenants.models import Domain, Membership, Tenant, tenant_url
+from tenants.services import TransitionRefused, owner_ensure, tenant_provision, tenant_status_set
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "tenant"
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(Tenant, site=staff_site)
+class TenantAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "slug", "status", "timezone", "domain_link", "members", "open_admin"]
+    list_filter = ["status", "timezone"]
+    search_fields = ["name", "slug", "domains__domain"]
+    ordering = ["name"]
+    actions = ["suspend", "reactivate", "archive"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
+        return (
+            super()
+            .get_queryset(request)
+            .exclude(schema_name="public")
+            .annotate(member_count=Count("memberships", distinct=True))
+            .prefetch_related("domains")
+        )
+
+    def get_form(self, request: HttpRequest, obj: Tenant | None = None, **kwargs: Any) -> Any:
+        kwargs["form"] = TenantCreateForm if obj is None else TenantChangeForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Tenant | None = None) -> list[str]:
+        if obj is None:
+            return ["name", "slug", "timezone", "owner_email"]
+        return [
+            "name",
+            "timezone",
+            "slug",
+            "schema_name",
+            "status",
+            "status_changed_at",
+            "open_admin",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["slug", "schema_name", "status", "status_changed_at", "open_admin"]
+
+    def get_inlines(self, request: HttpRequest, obj: Tenant | None) -> list[Any]:
+        return [DomainInline, MembershipInline] if obj is not None else []
+
+    def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
+        # Tenants are archived, not deleted: deletion needs a safety backup first (backups issue).
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: ModelForm, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        owner, created = owner_ensure(email=form.cleaned_data["owner_email"])
+        result = tenant_provision(
+            name=obj.name, slug=obj.slug, owner=owner, timezone_name=obj.timezone
+        )
+        if created:
+            transaction.on_commit(lambda: invite_send(user=owner, tenant=result.tenant))
+        obj.pk = result.tenant.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+
+    @admin.display(description="Domain")
+    def domain_link(self, obj: Tenant) -> str:
+        domain = next((d for d in obj.domains.all() if d.is_primary), None)
+        if domain is None:
+            return "—"
+        return format_html('<a href="{}" target="_blank">{}</a>', tenant_url(obj), domain.domain)
+
+    @admin.display(description="Members", ordering="member_count")
+    def members(self, obj: Tenant) -> int:
+        return getattr(obj, "member_count", 0)
+
+    @admin.display(description="Tenant admin")
+    def open_admin(self, obj: Tenant) -> str:
+        return format_html('<a href="{}">Open {}’s admin</a>', tenant_admin_url(obj), obj.slug)
+
+    def _transition(self, request: HttpRequest, queryset: QuerySet[Tenant], status: str) -> None:
+        done = 0
+        for tenant in queryset:
+            try:
+                tenant_status_set(tenant=tenant, status=status)
+            except TransitionRefused as exc:
+                self.message_user(request, f"{tenant.slug}: {exc}", messages.ERROR)
+                continue
+            audit_record_request(request, action=f"tenant.{status}", tenant=tenant, obj=tenant)
+            done += 1
+        if done:
+            self.message_user(request, f"{done} tenant(s) now {status}.", messages.SUCCESS)
+
+    @admin.action(description="Suspend (sign-in refused, jobs skipped)", permissions=["change"])
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        self._transition(request, queryset, Tenant.Status.SUSPENDED)
+
+    @admin.action(description="Reactivate", permissions=["change"])
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        self._transition(request, queryset, Tenant.Status.ACTIVE)
+
+    @admin.action(description="Archive (kept read-only, sign-in refused)", permissions=["change"])
+    def archive(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        self._transition(request, queryset, Tenant.Status.ARCHIVED)

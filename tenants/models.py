@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+# Slugs that would shadow a platform host name or a PostgreSQL schema we rely on.
+RESERVED_SLUGS = frozenset(
+    {
+        "public", "www", "admin", "api", "app", "static", "media", "mail", "smtp", "ftp",
+        "healthz", "status", "staff", "support", "help", "docs", "information-schema",
+        "information_schema", "template", "tpl", "root", "postgres",
+    }
+)  # fmt: skip
+RESERVED_PREFIXES = ("pg-", "pg_", "tpl-")
+
+
+def slug_validate(slug: str) -> None:
+    if not SLUG_RE.match(slug):
+        raise ValidationError(
+            "Use 3-40 lowercase letters, digits and hyphens, starting with a letter.",
+            code="invalid_slug",
+        )
+    if slug in RESERVED_SLUGS or slug.startswith(RESERVED_PREFIXES):
+        raise ValidationError(f"“{slug}” is reserved.", code="reserved_slug")
+
+
+def schema_name_for(slug: str) -> str:
+    """The schema of a tenant: its slug with hyphens as underscores (both are immutable)."""
+    return slug.replace("-", "_")
+
+
+def timezone_validate(name: str) -> None:
+    if name not in zoneinfo.available_timezones():
+        raise ValidationError(f"“{name}” is not a known time zone.", code="invalid_timezone")
+
+
+class Tenant(TenantMixin):
+    """A customer organisation; its data lives in the PostgreSQL schema `schema_name`.
+
+    The public schema has a Tenant row too (schema "public"): django-tenants routes the platform
+    domain through it. Real tenants are made by `tenants.services.tenant_provision` only.
+    """
+
+    class Status(models.TextChoices):
+        PROVISIONING = "provisioning", "Provisioning"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        ARCHIVED = "archived", "Archived"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=40, unique=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PROVISIONING, db_index=True
+    )
+    timezone = models.CharField(max_length=64, default="UTC", validators=[timezone_validate])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    # Schemas are created and dropped by our services, never as a side effect of save()/delete().
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["name"]
+
+    _loaded_identity: tuple[str, str] | None = None
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> Tenant:
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_identity = (
+            instance.__dict__.get("slug"),
+            instance.__dict__.get("schema_name"),
+        )
+        return instance
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Slug and schema name are the tenant's identity (task headers, backups, URLs): a change
+        # would silently point them at another schema, so it is refused outright.
+        if self._loaded_identity is not None and self._loaded_identity != (
+            self.slug,
+            self.schema_name,
+        ):
+            raise ValueError("A tenant's slug and schema name cannot change once created.")
+        super().save(*args, **kwargs)
+        self._loaded_identity = (self.slug, self.schema_name)
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == settings.PUBLIC_SCHEMA_NAME
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def primary_domain(self) -> str:
+        return f"{self.slug}.{settings.BASE_DOMAIN}"
+
+
+def tenant_url(tenant: Tenant, path: str = "/") -> str:
+    """Absolute URL on the tenant's own domain (links in emails and in the admin)."""
+    port = f":{settings.SITE_PORT}" if settings.SITE_PORT else ""
+    return f"{settings.SITE_SCHEME}://{tenant.primary_domain}{port}{path}"
+
+
+class Domain(DomainMixin):
+    class Meta:
+        ordering = ["-is_primary", "domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class Membership(models.Model):
+    """A user's place in a tenant. Only members may sign in on the tenant's domain."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MEMBER = "member", "Member"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="tenants_membership_unique")
+        ]
+        ordering = ["tenant__name", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant} ({self.role})"
+
+
+class SchemaTemplate(models.Model):
+    """The DDL and seed rows of a fully migrated tenant schema, captured once per migration state.
+
+    `key` is a hash of the tenant apps' migration graph: adding a migration changes the key, and
+    the next provisioning captures a fresh template (tenants/provisioning.py).
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    sql = models.TextField()
+    placeholder = models.CharField(max_length=63)
+    server_version = models.IntegerField()
+    build_seconds = models.FloatField()
+    built_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"template {self.key[:12]}"

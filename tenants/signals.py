@@ -1,0 +1,7 @@
+"""Signals other apps hook into instead of being called from tenants/ (tenants knows no one)."""
+
+from django.dispatch import Signal
+
+# Sent after a tenant's status changed and was committed. kwargs: tenant, old_status, new_status.
+# Receivers end sessions, drop beat entries, invalidate task-side caches.
+tenant_status_changed = Signal()
