@@ -1,0 +1,131 @@
+"""Shared fixtures.
+
+Tenant schemas are expensive, so acme and globex are provisioned once per test session (fast
+path, committed) and every test runs inside a transaction that is rolled back: data written in
+either schema during a test disappears with it. Personas follow the healthchecks habit: alice
+owns acme, bob is a member of globex, carol belongs to both; staff are an operator and a viewer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+
+from accounts.models import User
+from backoffice.roles import OPERATORS, VIEWERS, staff_roles_sync
+from tenants.models import Membership, Tenant
+from tenants.provisioning import schema_template_get
+from tenants.services import public_tenant_ensure, tenant_provision
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        public_tenant_ensure(domain="localhost")
+        schema_template_get()
+        for slug, name in (("acme", "Acme Corp"), ("globex", "Globex")):
+            tenant_provision(name=name, slug=slug, timezone_name="Europe/Paris")
+        staff_roles_sync()
+        connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_and_clean_cache() -> Iterator[None]:
+    # Each request sets the schema from its Host; the next test must start in public again.
+    cache.clear()
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def acme(db: None) -> Tenant:
+    return Tenant.objects.get(slug="acme")
+
+
+@pytest.fixture
+def globex(db: None) -> Tenant:
+    return Tenant.objects.get(slug="globex")
+
+
+def make_user(username: str, **flags: bool) -> User:
+    user = User(username=username, email=f"{username}@example.com", **flags)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+@pytest.fixture
+def alice(acme: Tenant) -> User:
+    user = make_user("alice")
+    Membership.objects.create(user=user, tenant=acme, role=Membership.Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def bob(globex: Tenant) -> User:
+    user = make_user("bob")
+    Membership.objects.create(user=user, tenant=globex, role=Membership.Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def carol(acme: Tenant, globex: Tenant) -> User:
+    user = make_user("carol")
+    Membership.objects.create(user=user, tenant=acme)
+    Membership.objects.create(user=user, tenant=globex)
+    return user
+
+
+@pytest.fixture
+def operator(db: None) -> User:
+    user = make_user("olga", is_staff=True)
+    user.groups.add(Group.objects.get(name=OPERATORS))
+    return user
+
+
+@pytest.fixture
+def viewer(db: None) -> User:
+    user = make_user("victor", is_staff=True)
+    user.groups.add(Group.objects.get(name=VIEWERS))
+    return user
+
+
+def host_client(host: str, user: User | None = None) -> Client:
+    client = Client(HTTP_HOST=host)
+    if user is not None:
+        client.force_login(user)
+        connection.set_schema_to_public()
+    return client
+
+
+@pytest.fixture
+def public_client() -> Client:
+    return host_client("localhost")
+
+
+@pytest.fixture
+def operator_client(operator: User) -> Client:
+    return host_client("localhost", operator)
+
+
+@pytest.fixture
+def viewer_client(viewer: User) -> Client:
+    return host_client("localhost", viewer)
+
+
+def portal_client(tenant: Tenant, user: User | None = None) -> Client:
+    """A client on the tenant's domain; signed in, the session lives in the tenant's schema."""
+    from django_tenants.utils import schema_context
+
+    client = Client(HTTP_HOST=tenant.primary_domain)
+    if user is not None:
+        with schema_context(tenant.schema_name):
+            client.force_login(user)
+    return client

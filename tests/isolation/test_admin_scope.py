@@ -1,0 +1,163 @@
+"""The tenant-scoped admin (/admin/t/<slug>/) reads and writes one tenant's schema only.
+
+Covers the traps in docs/architecture.md: lazy querysets rendered after the view, the staff
+user and permissions resolved in public, the audit trail in public with the tenant named,
+ContentType ids, and the staff session staying in public.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.test import Client
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from backoffice.models import AuditEntry
+from tenants.models import Tenant
+from tests.conftest import host_client
+
+pytestmark = pytest.mark.django_db
+
+
+def _task(schema: str, name: str) -> PeriodicTask:
+    with schema_context(schema):
+        every = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.MINUTES)
+        return PeriodicTask.objects.create(name=name, task="demo.task", interval=every)
+
+
+def _task_names(schema: str) -> set[str]:
+    with schema_context(schema):
+        return set(PeriodicTask.objects.values_list("name", flat=True))
+
+
+def test_the_changelist_shows_only_that_tenants_rows(operator_client: Client) -> None:
+    _task("acme", "acme-nightly")
+    _task("globex", "globex-nightly")
+    _task("public", "platform-prune")
+
+    body = operator_client.get("/admin/t/acme/django_celery_beat/periodictask/").content.decode()
+    # The changelist is a TemplateResponse: it renders after the view returned, so these rows
+    # prove the rendering happened inside acme's schema.
+    assert "acme-nightly" in body
+    assert "globex-nightly" not in body and "platform-prune" not in body
+    assert "Acting inside tenant" in body and "Acme Corp" in body
+
+
+def test_an_object_of_another_tenant_is_not_reachable_by_id(operator_client: Client) -> None:
+    theirs = _task("globex", "globex-secret")
+    _task("acme", "acme-own")
+    response = operator_client.get(
+        f"/admin/t/acme/django_celery_beat/periodictask/{theirs.pk}/change/"
+    )
+    # acme has its own ids; globex's row must not appear whatever the id.
+    assert "globex-secret" not in response.content.decode()
+
+
+def test_a_write_lands_in_that_tenant_only(operator_client: Client, operator: User) -> None:
+    before = {s: _task_names(s) for s in ("globex", "public")}
+    with schema_context("acme"):
+        every = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
+    response = operator_client.post(
+        "/admin/t/acme/django_celery_beat/periodictask/add/",
+        {
+            "name": "acme-report", "regtask": "", "task": "demo.task", "enabled": "on",
+            "interval": every.pk, "args": "[]", "kwargs": "{}", "description": "",
+            "priority": "", "queue": "", "exchange": "", "routing_key": "", "headers": "{}",
+            "expire_seconds": "", "start_time_0": "", "start_time_1": "",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert response["Location"].startswith("/admin/t/acme/")
+    assert "acme-report" in _task_names("acme")
+    assert {s: _task_names(s) for s in ("globex", "public")} == before
+
+    entry = AuditEntry.objects.get(action="add", object_repr__startswith="acme-report")
+    assert (entry.tenant.slug, entry.actor) == ("acme", operator)  # type: ignore[union-attr]
+
+
+def test_viewer_looks_but_cannot_write(viewer_client: Client, viewer: User) -> None:
+    task = _task("acme", "acme-readonly")
+    page = viewer_client.get(f"/admin/t/acme/django_celery_beat/periodictask/{task.pk}/change/")
+    assert page.status_code == 200 and "acme-readonly" in page.content.decode()
+    assert 'name="_save"' not in page.content.decode()
+
+    response = viewer_client.post(
+        f"/admin/t/acme/django_celery_beat/periodictask/{task.pk}/change/", {"name": "pwned"}
+    )
+    assert response.status_code == 403
+    assert _task_names("acme") >= {"acme-readonly"} and "pwned" not in _task_names("acme")
+    denied = AuditEntry.objects.get(action="denied", actor=viewer)
+    assert denied.tenant_slug == "acme" and denied.detail["method"] == "POST"
+
+
+def test_entering_a_tenant_admin_is_audited_once_per_switch(operator_client: Client) -> None:
+    operator_client.get("/admin/t/acme/")
+    operator_client.get("/admin/t/acme/django_celery_beat/")
+    operator_client.get("/admin/t/globex/")
+    entries = list(AuditEntry.objects.filter(action="tenant_admin.enter").order_by("id"))
+    assert [e.tenant_slug for e in entries] == ["acme", "globex"]
+
+
+def test_the_staff_session_stays_in_public(operator_client: Client) -> None:
+    operator_client.get("/admin/t/acme/")
+    key = operator_client.cookies["sessionid"].value
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM acme.django_session")
+        assert cursor.fetchone() == (0,)
+        cursor.execute("SELECT count(*) FROM public.django_session WHERE session_key = %s", [key])
+        assert cursor.fetchone() == (1,)
+    # Still signed in after a round-trip through the tenant scope.
+    assert operator_client.get("/admin/").status_code == 200
+
+
+def test_content_types_are_one_id_space(operator_client: Client) -> None:
+    # Only public has django_content_type: a tenant schema cannot shadow it with other ids,
+    # so the per-process ContentType cache is right whichever schema filled it.
+    public_id = ContentType.objects.get_for_model(PeriodicTask).pk
+    with schema_context("acme"):
+        ContentType.objects.clear_cache()
+        assert ContentType.objects.get_for_model(PeriodicTask).pk == public_id
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass('acme.django_content_type')")
+            assert cursor.fetchone() == (None,)
+    body = operator_client.get(
+        "/admin/t/acme/django_celery_beat/periodictask/add/"
+    ).content.decode()
+    assert "Acting inside tenant" in body
+
+
+def test_unknown_or_public_slug_is_404(operator_client: Client) -> None:
+    assert operator_client.get("/admin/t/nosuch/").status_code == 404
+    assert operator_client.get("/admin/t/public/").status_code == 404
+
+
+def test_the_scope_is_left_after_the_request(operator_client: Client) -> None:
+    operator_client.get("/admin/t/acme/django_celery_beat/periodictask/")
+    assert connection.schema_name == "public"
+
+
+def test_anonymous_is_sent_to_the_platform_login(acme: Tenant) -> None:
+    response = host_client("localhost").get(
+        "/admin/t/acme/django_celery_beat/periodictask/", follow=True
+    )
+    final_url = response.redirect_chain[-1][0]
+    assert final_url.startswith("/admin/login/?next=")
+    assert "%2Fadmin%2Ft%2Facme%2Fdjango_celery_beat%2Fperiodictask%2F" in final_url
+
+
+def test_no_tenant_admin_on_a_tenant_domain(operator: User, acme: Tenant) -> None:
+    client = host_client("acme.localhost")
+    assert client.get("/admin/").status_code == 404
+    assert client.get("/admin/t/globex/").status_code == 404
+
+
+def test_json_of_audit_entry_is_plain(operator_client: Client) -> None:
+    operator_client.get("/admin/t/globex/")
+    entry = AuditEntry.objects.get(action="tenant_admin.enter")
+    assert json.loads(json.dumps(entry.detail)) == {}
+    assert entry.tenant_slug == "globex" and entry.ip_address == "127.0.0.1"

@@ -1,0 +1,25 @@
+"""Test settings: the real settings module with the test-only differences, set through the same
+environment variables a deployment would use. Tests get their own database (pytest-django's
+test_<name>) and their own Redis database number, so they never touch development data."""
+
+import os
+from pathlib import Path
+
+from saas.env import load_dotenv, redis_url_with_db
+
+load_dotenv(Path(__file__).resolve().parent.parent / ".dev" / "env")
+os.environ["DEBUG"] = "0"
+os.environ["SECRET_KEY"] = "test-secret-key-" + "x" * 50
+os.environ["SECURE_SSL_REDIRECT"] = "0"
+os.environ["SITE_PORT"] = ""
+os.environ["REDIS_URL"] = redis_url_with_db(
+    os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    int(os.environ.get("TEST_REDIS_DB", "15")),
+)
+
+from saas.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only
+ALLOWED_HOSTS = ["localhost", ".localhost", "testserver"]
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
