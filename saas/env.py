@@ -37,7 +37,7 @@ def env_str(name: str, default: str | None = None) -> str:
     value = os.environ.get(name)
     if value is None or value == "":
         if default is None:
-            raise ImproperlyConfigured(f"Environment variable {name} is required.")
+            raise ImproperlyConfigured(f"Environment variable {name} is required (it is unset).")
         return default
     return value
 

@@ -153,7 +153,7 @@ def test_the_template_key_follows_the_migration_files(monkeypatch: pytest.Monkey
     class LoaderWithNewMigration(original):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            name, migration = next(iter(
+            _name, migration = next(iter(
                 (k, v) for k, v in self.disk_migrations.items() if k[0] == "django_celery_beat"
             ))  # fmt: skip
             self.disk_migrations[("django_celery_beat", "9999_new")] = migration
