@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._db import bench_database_create, bench_database_drop  # noqa: E402
+from bench._db import bench_database_create, bench_database_drop
 
 DB_NAME = "saas_bench_provision"
 
@@ -69,16 +69,14 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname ~ '^(fast|slow)_'")
             (schemas,) = cursor.fetchone()
-        print(
-            f"PostgreSQL {connection.pg_version // 10000}, {args.tenants} tenants per path, {schemas} schemas made"
-        )
+        major = connection.pg_version // 10000
+        print(f"PostgreSQL {major}, {args.tenants} tenants per path, {schemas} schemas made")
         print(f"template build (once, not in the per-tenant figures): {template_s:.3f} s")
         print(f"{'path':<12} {'mean s':>8} {'median s':>9} {'p95 s':>8}")
         for name, values in times.items():
             p95 = sorted(values)[int(len(values) * 0.95) - 1]
-            print(
-                f"{name:<12} {statistics.mean(values):>8.4f} {statistics.median(values):>9.4f} {p95:>8.4f}"
-            )
+            mean, median = statistics.mean(values), statistics.median(values)
+            print(f"{name:<12} {mean:>8.4f} {median:>9.4f} {p95:>8.4f}")
         print(f"speedup (migrations / template): {slow_s / fast_s:.1f}x")
         connection.close()
     finally:
