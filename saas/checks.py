@@ -11,6 +11,12 @@ def celery_visibility_timeout_check(app_configs: object, **kwargs: object) -> li
     # Redis redelivers an unacknowledged message after the visibility timeout. With acks_late,
     # a message is unacknowledged while it waits for its eta and while it runs, so the timeout
     # must outlast both or a second worker starts the same job.
+    if settings.TENANT_FANOUT_WINDOW_S > settings.CELERY_MAX_TASK_DELAY_S:
+        return [
+            Error(
+                "TENANT_FANOUT_WINDOW_S must not exceed CELERY_MAX_TASK_DELAY_S.", id="saas.E003"
+            )
+        ]
     longest = max(settings.CELERY_MAX_TASK_DELAY_S, settings.CELERY_TASK_TIME_LIMIT)
     if longest >= settings.CELERY_VISIBILITY_TIMEOUT_S:
         return [

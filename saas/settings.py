@@ -199,13 +199,24 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = env_int("CELERY_BROKER_CONNECTION_MAX_RET
 # Two queues: a long report or backup never occupies the worker that serves short jobs.
 CELERY_TASK_DEFAULT_QUEUE = "short"
 
+# Tenant task base (tenants/task_base.py).
+TENANT_CACHE_TTL_S = env_int("TENANT_CACHE_TTL_S", 2, minimum=0)  # status changes seen within
+TENANT_FANOUT_WINDOW_S = env_int("TENANT_FANOUT_WINDOW_S", 300, minimum=0)
+JOBRUN_RETENTION_DAYS = env_int("JOBRUN_RETENTION_DAYS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "jobruns-reap": {"task": "backoffice.tasks.jobruns_reap_task", "schedule": 60.0},
+    "jobruns-prune": {"task": "backoffice.tasks.jobruns_prune_task", "schedule": 3600.0},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # %(tenant)s: the tenant of the task being run, "-" elsewhere (saas/logcontext.py).
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(tenant)s] %(name)s: %(message)s"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},

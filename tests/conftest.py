@@ -9,6 +9,7 @@ owns acme, bob is a member of globex, carol belongs to both; staff are an operat
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
@@ -26,14 +27,25 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+def django_db_setup(
+    request: pytest.FixtureRequest, django_test_environment: None, django_db_blocker: Any
+) -> Iterator[None]:
+    """The test database, always (pytest-django would skip it for a session whose tests carry
+    no django_db mark, such as the real-worker tests), with acme and globex provisioned."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        db_cfg = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         public_tenant_ensure(domain="localhost")
         schema_template_get()
         for slug, name in (("acme", "Acme Corp"), ("globex", "Globex")):
             tenant_provision(name=name, slug=slug, timezone_name="Europe/Paris")
         staff_roles_sync()
         connection.set_schema_to_public()
+    yield
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        teardown_databases(db_cfg, verbosity=0)
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +141,46 @@ def portal_client(tenant: Tenant, user: User | None = None) -> Client:
         with schema_context(tenant.schema_name):
             client.force_login(user)
     return client
+
+
+# --- Real worker fixtures ------------------------------------------------------------------------
+def _live_cleanup() -> None:
+    from backoffice.models import JobRun
+    from tenants.task_base import tenant_cache_clear
+
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        for schema in ("acme", "globex", "public"):
+            cursor.execute(f"DELETE FROM {schema}.django_celery_beat_intervalschedule WHERE period = 'days'")
+    JobRun.objects.all().delete()
+    Tenant.objects.filter(slug__in=["acme", "globex"]).update(status=Tenant.Status.ACTIVE)
+    tenant_cache_clear()
+
+
+@pytest.fixture
+def live_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Committed data, for tests where a worker (another thread or process) must see it.
+    Cleans the rows these tests write afterwards."""
+    with django_db_blocker.unblock():
+        _live_cleanup()
+        yield
+        _live_cleanup()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
+    """A real Celery worker (in a thread, solo pool) consuming the test Redis database."""
+    import redis as redis_lib
+    from celery.contrib.testing.worker import start_worker
+    from django.conf import settings
+
+    from saas.celery import app
+
+    redis_lib.Redis.from_url(settings.REDIS_URL).flushdb()
+    import tests.worker_tasks  # noqa: F401  (registers the test tasks)
+
+    with django_db_blocker.unblock(), start_worker(
+        app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING",
+        shutdown_timeout=10, queues=["short", "long"],
+    ) as worker:  # fmt: skip
+        yield worker

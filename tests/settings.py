@@ -17,6 +17,13 @@ os.environ["REDIS_URL"] = redis_url_with_db(
     int(os.environ.get("TEST_REDIS_DB", "15")),
 )
 
+# Short limits so worker tests (time limits, redelivery) finish quickly.
+os.environ.setdefault("CELERY_TASK_SOFT_TIME_LIMIT_S", "20")
+os.environ.setdefault("CELERY_TASK_TIME_LIMIT_S", "25")
+os.environ.setdefault("CELERY_MAX_TASK_DELAY_S", "10")
+os.environ.setdefault("CELERY_VISIBILITY_TIMEOUT_S", "30")
+os.environ.setdefault("TENANT_FANOUT_WINDOW_S", "4")
+
 from saas.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only

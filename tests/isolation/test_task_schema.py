@@ -1,0 +1,101 @@
+"""Tenant tasks on a real worker (Redis broker, PostgreSQL): each runs in its sender's schema,
+whatever the send path, and never in another tenant's or in public."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from celery import chain, chord, group
+from django_tenants.utils import schema_context
+
+from tenants.models import Tenant
+from tenants.task_base import TenantMissing, tenant_fanout, tenant_ref
+from tests.worker_tasks import collect, platform_schema, record_schema
+
+pytestmark = pytest.mark.usefixtures("live_db", "celery_worker")
+WAIT = 20
+
+
+def acme() -> Tenant:
+    return Tenant.objects.get(slug="acme")
+
+
+def globex() -> Tenant:
+    return Tenant.objects.get(slug="globex")
+
+
+def test_delay_from_a_tenant_context_runs_in_that_schema() -> None:
+    with schema_context("acme"):
+        result = record_schema.delay(11)
+    assert result.get(timeout=WAIT) == {"schema": "acme", "markers": [11]}
+    with schema_context("globex"):
+        assert record_schema.delay(0).get(timeout=WAIT) == {"schema": "globex", "markers": []}
+
+
+def test_explicit_tenant_from_the_public_schema() -> None:
+    assert record_schema.delay_for(globex(), 21).get(timeout=WAIT)["schema"] == "globex"
+    result = record_schema.apply_async((22,), tenant=acme(), countdown=0.5)
+    assert result.get(timeout=WAIT) == {"schema": "acme", "markers": [22]}
+
+
+def test_eta_task_runs_in_the_senders_schema() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with schema_context("globex"):
+        result = record_schema.apply_async((31,), eta=timezone.now() + timedelta(seconds=1))
+    assert result.get(timeout=WAIT) == {"schema": "globex", "markers": [31]}
+
+
+def test_signature_chain_group_and_chord_keep_the_tenant() -> None:
+    sig = record_schema.s(41)
+    with schema_context("acme"):
+        from_sig = sig.apply_async()
+        chained = chain(record_schema.s(42), record_schema.si(0)).apply_async()
+        grouped = group(record_schema.s(43), record_schema.s(44)).apply_async()
+        chorded = chord([record_schema.s(45), record_schema.s(46)])(collect.s())
+    assert from_sig.get(timeout=WAIT)["schema"] == "acme"
+    # A tenant task sent from public with no tenant is refused at once, never sent.
+    with pytest.raises(TenantMissing):
+        sig.apply_async()
+    assert chained.get(timeout=WAIT)["schema"] == "acme"
+    assert chained.parent.get(timeout=WAIT)["schema"] == "acme"
+    assert [r["schema"] for r in grouped.get(timeout=WAIT)] == ["acme", "acme"]
+    assert chorded.get(timeout=WAIT) == {"schema": "acme", "header_schemas": ["acme", "acme"]}
+    with schema_context("globex"):
+        assert record_schema.s(0).delay().get(timeout=WAIT)["markers"] == []
+
+
+def test_headers_are_not_shared_between_sends() -> None:
+    shared_headers: dict[str, Any] = {"x-trace": "1"}
+    a = record_schema.apply_async((51,), tenant=acme(), headers=shared_headers)
+    b = record_schema.apply_async((52,), tenant=globex(), headers=shared_headers)
+    assert shared_headers == {"x-trace": "1"}
+    assert (a.get(timeout=WAIT)["schema"], b.get(timeout=WAIT)["schema"]) == ("acme", "globex")
+
+
+def test_fanout_reaches_every_active_tenant_once_and_skips_the_others() -> None:
+    Tenant.objects.filter(slug="globex").update(status=Tenant.Status.SUSPENDED)
+    ids = tenant_fanout(record_schema, args=(61,), window_s=1)
+    assert len(ids) == Tenant.objects.filter(status="active").exclude(schema_name="public").count()
+    from celery.result import AsyncResult
+
+    schemas = sorted(AsyncResult(i).get(timeout=WAIT)["schema"] for i in ids)
+    assert "acme" in schemas and "globex" not in schemas
+
+
+def test_interleaved_tenant_and_public_tasks_never_leak(django_db_blocker: Any) -> None:
+    with schema_context("acme"):
+        record_schema.delay(71).get(timeout=WAIT)
+    with schema_context("globex"):
+        record_schema.delay(72).get(timeout=WAIT)
+    acme_ref, globex_ref = tenant_ref(acme()), tenant_ref(globex())
+    for _ in range(500):
+        a = record_schema.apply_async(tenant=acme_ref)
+        p = platform_schema.delay()
+        b = record_schema.apply_async(tenant=globex_ref)
+        assert a.get(timeout=WAIT) == {"schema": "acme", "markers": [71]}
+        assert p.get(timeout=WAIT) == {"schema": "public", "markers": []}
+        assert b.get(timeout=WAIT) == {"schema": "globex", "markers": [72]}

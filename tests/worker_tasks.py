@@ -1,0 +1,77 @@
+"""Tasks used by the worker tests (imported by the in-thread worker and, with -I, by the
+prefork worker subprocess). Each works on IntervalSchedule rows, a table every schema has."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.db import OperationalError, connection
+from django_celery_beat.models import IntervalSchedule
+
+from tenants.task_base import platform_task, tenant_task
+
+_failed_once: set[str] = set()
+
+
+def _visible_markers() -> list[int]:
+    return sorted(IntervalSchedule.objects.filter(period="days").values_list("every", flat=True))
+
+
+@tenant_task()
+def record_schema(self: Any, marker: int = 0) -> dict[str, Any]:
+    """Write a marker row in the current schema; report the schema and the markers it sees."""
+    if marker:
+        IntervalSchedule.objects.create(every=marker, period="days")
+    return {"schema": connection.schema_name, "markers": _visible_markers()}
+
+
+@tenant_task()
+def collect(self: Any, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """A chord body: what the header tasks saw, and where the body itself ran."""
+    return {"schema": connection.schema_name, "header_schemas": sorted(r["schema"] for r in results)}
+
+
+@platform_task()
+def platform_schema(self: Any) -> dict[str, Any]:
+    return {"schema": connection.schema_name, "markers": _visible_markers()}
+
+
+@tenant_task(max_retries=0, autoretry_for=())
+def explode(self: Any) -> None:
+    raise ValueError("boom inside the task")
+
+
+@tenant_task()
+def retry_once(self: Any) -> dict[str, Any]:
+    if self.request.retries == 0:
+        raise self.retry(countdown=0.2, exc=RuntimeError("first attempt asks for a retry"))
+    return {"schema": connection.schema_name, "retries": self.request.retries}
+
+
+@tenant_task()
+def transient_once(self: Any, key: str) -> str:
+    """Fails with a database connection error on its first attempt: retried by autoretry."""
+    if key not in _failed_once:
+        _failed_once.add(key)
+        raise OperationalError("server closed the connection unexpectedly")
+    return connection.schema_name
+
+
+@tenant_task()
+def slow(self: Any, seconds: float, marker: int = 0) -> dict[str, Any]:
+    """Sleep in steps with progress; write the marker at the end (to count completions)."""
+    steps = max(1, int(seconds * 10))
+    for step in range(steps):
+        time.sleep(seconds / steps)
+        self.progress(step + 1, steps, f"step {step + 1}")
+    if marker:
+        IntervalSchedule.objects.create(every=marker, period="days")
+    return {"schema": connection.schema_name}
+
+
+@tenant_task(soft_time_limit=1, time_limit=5)
+def overruns_soft_limit(self: Any) -> None:
+    while True:
+        IntervalSchedule.objects.exists()
+        time.sleep(0.05)
