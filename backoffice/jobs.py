@@ -176,7 +176,9 @@ def jobruns_reap() -> int:
     cutoff = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     count = 0
     for run in JobRun.objects.filter(state=JobRun.State.RUNNING, started_at__lt=cutoff):
-        jobrun_lost(task_id=run.task_id, reason="no sign of life after the hard time limit", final=False)
+        jobrun_lost(
+            task_id=run.task_id, reason="no sign of life after the hard time limit", final=False
+        )
         count += 1
     return count
 

@@ -59,9 +59,12 @@ class JobRun(models.Model):
 
     task_id = models.CharField(max_length=64, unique=True)
     task_name = models.CharField(max_length=200, db_index=True)
+    # No database constraint: a job may name a tenant that does not exist (a stale message,
+    # a deleted tenant); the row must still record that it was refused. Display tenant_slug.
     tenant = models.ForeignKey(
-        "tenants.Tenant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+        "tenants.Tenant", null=True, blank=True, on_delete=models.DO_NOTHING,
+        db_constraint=False, related_name="+",
+    )  # fmt: skip
     tenant_slug = models.CharField(max_length=40, blank=True, db_index=True)
     schema_name = models.CharField(max_length=63, blank=True)
     queue = models.CharField(max_length=40, blank=True)
@@ -69,7 +72,9 @@ class JobRun(models.Model):
     kwargs = models.JSONField(default=dict, blank=True)
     arguments_truncated = models.BooleanField(default=False)
     summary = models.CharField(max_length=200, blank=True)
-    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED, db_index=True)
+    state = models.CharField(
+        max_length=20, choices=State.choices, default=State.QUEUED, db_index=True
+    )
     attempt = models.PositiveIntegerField(default=0)
     attempts = models.JSONField(default=list, blank=True)
     progress_done = models.PositiveIntegerField(null=True, blank=True)

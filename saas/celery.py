@@ -21,7 +21,9 @@ def queue_for(task: object) -> str:
     return LONG_QUEUE if getattr(task, "long_running", False) else SHORT_QUEUE
 
 
-def route_task(name: str, args: object, kwargs: object, options: dict, task: object = None, **kw: object) -> dict:
+def route_task(
+    name: str, args: object, kwargs: object, options: dict, task: object = None, **kw: object
+) -> dict:
     return {"queue": options.get("queue") or queue_for(task)}
 
 

@@ -13,9 +13,7 @@ def celery_visibility_timeout_check(app_configs: object, **kwargs: object) -> li
     # must outlast both or a second worker starts the same job.
     if settings.TENANT_FANOUT_WINDOW_S > settings.CELERY_MAX_TASK_DELAY_S:
         return [
-            Error(
-                "TENANT_FANOUT_WINDOW_S must not exceed CELERY_MAX_TASK_DELAY_S.", id="saas.E003"
-            )
+            Error("TENANT_FANOUT_WINDOW_S must not exceed CELERY_MAX_TASK_DELAY_S.", id="saas.E003")
         ]
     longest = max(settings.CELERY_MAX_TASK_DELAY_S, settings.CELERY_TASK_TIME_LIMIT)
     if longest >= settings.CELERY_VISIBILITY_TIMEOUT_S:

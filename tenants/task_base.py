@@ -22,10 +22,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import redis
-from celery import Task, current_task
-from celery import shared_task
-from celery.signals import task_revoked
+from celery import Task, current_task, shared_task
 from celery.exceptions import Ignore, MaxRetriesExceededError, Retry, SoftTimeLimitExceeded
+from celery.signals import task_revoked
 from celery.utils import uuid
 from celery.worker.request import Request
 from django.conf import settings
@@ -105,14 +104,19 @@ def _sender_tenant_ref() -> dict[str, Any] | None:
         if isinstance(tenant, Tenant) and tenant.pk is not None:
             return tenant_ref(tenant)
         # schema_context() sets a stand-in with a schema name only.
-        found = Tenant.objects.filter(schema_name=tenant.schema_name).only("pk", "schema_name").first()
+        found = (
+            Tenant.objects.filter(schema_name=tenant.schema_name).only("pk", "schema_name").first()
+        )
         if found is None:
             raise TenantUnknown(f"the current schema {tenant.schema_name!r} is not a tenant")
         return tenant_ref(found)
     running = current_task
     request = getattr(running, "request", None) if running else None
     if request is not None and getattr(request, TENANT_ID, None) is not None:
-        return {TENANT_ID: getattr(request, TENANT_ID), TENANT_SCHEMA: getattr(request, TENANT_SCHEMA)}
+        return {
+            TENANT_ID: getattr(request, TENANT_ID),
+            TENANT_SCHEMA: getattr(request, TENANT_SCHEMA),
+        }
     return None
 
 
@@ -168,7 +172,12 @@ class TenantTask(Task):
         return ref
 
     def _record_queued(
-        self, task_id: str, ref: Mapping[str, Any], args: Any, kwargs: Any, options: Mapping[str, Any]
+        self,
+        task_id: str,
+        ref: Mapping[str, Any],
+        args: Any,
+        kwargs: Any,
+        options: Mapping[str, Any],
     ) -> None:
         schema = ref.get(TENANT_SCHEMA) or settings.PUBLIC_SCHEMA_NAME
         jobs.jobrun_queued(
@@ -195,7 +204,9 @@ class TenantTask(Task):
             raise
         if tenant.status in (Tenant.Status.SUSPENDED, Tenant.Status.ARCHIVED):
             if self.track:
-                jobs.jobrun_skipped(task_id=request.id, reason=f"tenant {tenant.slug} is {tenant.status}")
+                jobs.jobrun_skipped(
+                    task_id=request.id, reason=f"tenant {tenant.slug} is {tenant.status}"
+                )
             raise Ignore()
         if tenant.status == Tenant.Status.PROVISIONING:
             self._defer_until_active(tenant, request)
@@ -305,18 +316,29 @@ class TrackedRequest(Request):
     """Runs in the worker's main process: records what the pool process could not, because it
     was killed (SIGKILL, OOM) or hit its hard time limit."""
 
-    def on_failure(self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False) -> Any:
+    def on_failure(
+        self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False
+    ) -> Any:
         exc = getattr(exc_info.exception, "exc", exc_info.exception)
-        was_lost = isinstance(exc, SystemExit | KeyboardInterrupt) or type(exc).__name__ == "WorkerLostError"
-        result = super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+        was_lost = (
+            isinstance(exc, SystemExit | KeyboardInterrupt)
+            or type(exc).__name__ == "WorkerLostError"
+        )
+        result = super().on_failure(
+            exc_info, send_failed_event=send_failed_event, return_ok=return_ok
+        )
         if was_lost and getattr(self.task, "track", False) and not self._already_revoked:
-            jobs.jobrun_lost(task_id=self.id, reason=f"worker process lost: {exc!r}"[:300], final=False)
+            jobs.jobrun_lost(
+                task_id=self.id, reason=f"worker process lost: {exc!r}"[:300], final=False
+            )
         return result
 
     def on_timeout(self, soft: bool, timeout: float) -> None:
         super().on_timeout(soft, timeout)
         if not soft and getattr(self.task, "track", False):
-            jobs.jobrun_lost(task_id=self.id, reason=f"hard time limit ({timeout}s) exceeded", final=True)
+            jobs.jobrun_lost(
+                task_id=self.id, reason=f"hard time limit ({timeout}s) exceeded", final=True
+            )
 
 
 def _slug_for(ref: Mapping[str, Any]) -> str:
@@ -338,7 +360,12 @@ def platform_task(*args: Any, **options: Any) -> Any:
 
 # --- Sending helpers for request code and fan-out --------------------------------------------
 def task_enqueue(
-    task: TenantTask, *, tenant: Tenant | None, args: Iterable[Any] = (), kwargs: Mapping[str, Any] | None = None, **options: Any
+    task: TenantTask,
+    *,
+    tenant: Tenant | None,
+    args: Iterable[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    **options: Any,
 ) -> str:
     """Send once the current transaction commits (so the worker sees what the request wrote);
     the JobRun row is written now, in the same transaction. Returns the task id."""
@@ -346,9 +373,13 @@ def task_enqueue(
     ref = task._target_ref(tenant, {})
     if task.track:
         task._record_queued(task_id, ref, list(args), dict(kwargs or {}), options)
-    send_tenant = tenant if tenant is not None else (ref if ref.get(TENANT_ID) is not None else None)
+    send_tenant = (
+        tenant if tenant is not None else (ref if ref.get(TENANT_ID) is not None else None)
+    )
     transaction.on_commit(
-        lambda: task.apply_async(list(args), dict(kwargs or {}), task_id, tenant=send_tenant, **options)
+        lambda: task.apply_async(
+            list(args), dict(kwargs or {}), task_id, tenant=send_tenant, **options
+        )
     )
     return task_id
 
@@ -366,19 +397,19 @@ def tenant_fanout(
     window = settings.TENANT_FANOUT_WINDOW_S if window_s is None else window_s
     if window > settings.CELERY_MAX_TASK_DELAY_S:
         raise ValueError("the fan-out window exceeds CELERY_MAX_TASK_DELAY_S")
-    tenants = list(Tenant.objects.filter(status=Tenant.Status.ACTIVE).exclude(schema_name="public").order_by("pk"))
+    tenants = list(
+        Tenant.objects.filter(status=Tenant.Status.ACTIVE)
+        .exclude(schema_name="public")
+        .order_by("pk")
+    )
     ids = []
     for i, tenant in enumerate(tenants):
         countdown = window * i / len(tenants) if window else 0
-        result = task.apply_async(list(args), dict(kwargs or {}), tenant=tenant, countdown=countdown)
+        result = task.apply_async(
+            list(args), dict(kwargs or {}), tenant=tenant, countdown=countdown
+        )
         ids.append(result.id)
     return ids
-
-
-__all__ = [
-    "PlatformTask", "SoftTimeLimitExceeded", "TenantMismatch", "TenantMissing", "TenantTask",
-    "TenantTaskError", "TenantUnknown", "task_enqueue", "tenant_fanout", "tenant_lookup", "tenant_ref",
-]  # fmt: skip
 
 
 @task_revoked.connect(dispatch_uid="jobrun_revoked")

@@ -45,6 +45,12 @@ def django_db_setup(
     yield
     with django_db_blocker.unblock():
         connection.set_schema_to_public()
+        with connection.cursor() as cursor:
+            # Worker threads and subprocesses leave connections behind; the drop needs none.
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         teardown_databases(db_cfg, verbosity=0)
 
 
@@ -151,7 +157,9 @@ def _live_cleanup() -> None:
     connection.set_schema_to_public()
     with connection.cursor() as cursor:
         for schema in ("acme", "globex", "public"):
-            cursor.execute(f"DELETE FROM {schema}.django_celery_beat_intervalschedule WHERE period = 'days'")
+            cursor.execute(
+                f"DELETE FROM {schema}.django_celery_beat_intervalschedule WHERE period = 'days'"
+            )
     JobRun.objects.all().delete()
     Tenant.objects.filter(slug__in=["acme", "globex"]).update(status=Tenant.Status.ACTIVE)
     tenant_cache_clear()

@@ -29,7 +29,10 @@ def record_schema(self: Any, marker: int = 0) -> dict[str, Any]:
 @tenant_task()
 def collect(self: Any, results: list[dict[str, Any]]) -> dict[str, Any]:
     """A chord body: what the header tasks saw, and where the body itself ran."""
-    return {"schema": connection.schema_name, "header_schemas": sorted(r["schema"] for r in results)}
+    return {
+        "schema": connection.schema_name,
+        "header_schemas": sorted(r["schema"] for r in results),
+    }
 
 
 @platform_task()
