@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 from celery import Task, current_task, shared_task
-from celery.exceptions import Ignore, MaxRetriesExceededError, Retry, SoftTimeLimitExceeded
+from celery.exceptions import Ignore, MaxRetriesExceededError, Retry
 from celery.signals import task_revoked
 from celery.utils import uuid
 from celery.worker.request import Request
