@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
-from django.http import HttpRequest
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import (
     ClockedSchedule,
@@ -18,10 +21,12 @@ from django_celery_beat.models import (
 )
 
 from accounts.models import User
+from backoffice import jobs
 from backoffice.admin_base import AuditedAdminMixin
-from backoffice.models import AuditEntry
+from backoffice.models import AuditEntry, JobRun
+from backoffice.services import audit_record_request
 from backoffice.sites import staff_site, tenant_site
-from tenants.models import Membership
+from tenants.models import Membership, Tenant
 
 
 class MembershipInline(admin.TabularInline):
@@ -95,3 +100,140 @@ for site in (staff_site, tenant_site):
     site.register(IntervalSchedule, IntervalScheduleAdmin)
     site.register(ClockedSchedule, ClockedScheduleAdmin)
     site.register(SolarSchedule, SolarScheduleAdmin)
+
+
+# --- Jobs ------------------------------------------------------------------------------------
+def jobrun_admin_url(task_id: str) -> str:
+    """Where an admin "run now" lands: the JobRun page of the job it started."""
+    run = JobRun.objects.get(task_id=task_id)
+    return reverse("admin:backoffice_jobrun_change", args=[run.pk], current_app="admin")
+
+
+class TenantSlugFilter(admin.SimpleListFilter):
+    title = "tenant"
+    parameter_name = "tenant"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        tenants = Tenant.objects.exclude(schema_name="public").values_list("slug", "name")
+        return [("-", "Platform (public)"), *tenants]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[JobRun]) -> QuerySet[JobRun]:
+        if self.value() == "-":
+            return queryset.filter(tenant_slug="")
+        if self.value():
+            return queryset.filter(tenant_slug=self.value())
+        return queryset
+
+
+@admin.register(JobRun, site=staff_site)
+class JobRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "queued_at", "short_task", "tenant_slug", "state_badge", "progress", "attempt",
+        "duration", "worker",
+    ]  # fmt: skip
+    list_filter = [
+        TenantSlugFilter,
+        "state",
+        "task_name",
+        "queue",
+        ("queued_at", admin.DateFieldListFilter),
+    ]
+    search_fields = ["task_id", "task_name", "summary", "tenant_slug", "error_message"]
+    date_hierarchy = "queued_at"
+    actions = ["retry", "revoke", "terminate"]
+    change_form_template = "admin/backoffice/jobrun/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["task_id", "task_name", "summary", "tenant_slug", "schema_name", "queue", "state"]}),
+        ("Progress", {"fields": ["progress_done", "progress_total", "progress_message"]}),
+        ("Times", {"fields": ["queued_at", "started_at", "finished_at", "duration", "worker", "attempt"]}),
+        ("Arguments", {"fields": ["args", "kwargs", "arguments_truncated"]}),
+        ("Outcome", {"fields": ["result_summary", "artifact_link", "error_type", "error_message", "traceback", "retry_of"]}),
+    ]  # fmt: skip
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in JobRun._meta.fields] + ["duration", "artifact_link"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # history is read-only; operators act through the actions below
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # pruned by the platform job after JOBRUN_RETENTION_DAYS
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("backoffice.change_jobrun")
+
+    @admin.display(description="Task", ordering="task_name")
+    def short_task(self, obj: JobRun) -> str:
+        return obj.summary or obj.task_name
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, obj: JobRun) -> str:
+        colours = {"succeeded": "#15803d", "failed": "#b91c1c", "lost": "#b91c1c", "running": "#1d4ed8",
+                   "retrying": "#b45309", "skipped": "#6b7280", "revoked": "#6b7280", "queued": "#6b7280"}  # fmt: skip
+        return format_html(
+            '<strong style="color:{}">{}</strong>', colours.get(obj.state, "#000"), obj.state
+        )
+
+    @admin.display(description="Progress")
+    def progress(self, obj: JobRun) -> str:
+        if obj.progress_done is None:
+            return "—"
+        if obj.progress_total:
+            return f"{obj.progress_done}/{obj.progress_total}"
+        return str(obj.progress_done)
+
+    @admin.display(description="Duration")
+    def duration(self, obj: JobRun) -> str:
+        return f"{obj.duration_s:.1f} s" if obj.duration_s is not None else "—"
+
+    @admin.display(description="Artifact")
+    def artifact_link(self, obj: JobRun) -> str:
+        return (
+            format_html('<a href="{}">{}</a>', obj.artifact_url, obj.artifact_url)
+            if obj.artifact_url
+            else "—"
+        )
+
+    @admin.action(description="Retry (same task, tenant and arguments)", permissions=["operate"])
+    def retry(
+        self, request: HttpRequest, queryset: QuerySet[JobRun]
+    ) -> HttpResponseRedirect | None:
+        new_ids = []
+        for run in queryset:
+            try:
+                new_ids.append(jobs.jobrun_retry(run=run))
+            except jobs.JobRunRefused as exc:
+                self.message_user(request, f"{run}: {exc}", messages.ERROR)
+                continue
+            audit_record_request(request, action="job.retry", tenant=_tenant_of(run), obj=run)
+        if len(new_ids) == 1:
+            return HttpResponseRedirect(jobrun_admin_url(new_ids[0]))
+        if new_ids:
+            self.message_user(request, f"{len(new_ids)} jobs sent again.", messages.SUCCESS)
+        return None
+
+    def _revoke(self, request: HttpRequest, queryset: QuerySet[JobRun], terminate: bool) -> None:
+        for run in queryset:
+            try:
+                jobs.jobrun_revoke(run=run, terminate=terminate)
+            except jobs.JobRunRefused as exc:
+                self.message_user(request, f"{run}: {exc}", messages.ERROR)
+                continue
+            action = "job.terminate" if terminate else "job.revoke"
+            audit_record_request(request, action=action, tenant=_tenant_of(run), obj=run)
+            self.message_user(request, f"{run.summary}: {action.split('.')[1]}d.", messages.SUCCESS)
+
+    @admin.action(description="Revoke (a queued job will not run)", permissions=["operate"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[JobRun]) -> None:
+        self._revoke(request, queryset, terminate=False)
+
+    @admin.action(description="Terminate (kill a running job)", permissions=["operate"])
+    def terminate(self, request: HttpRequest, queryset: QuerySet[JobRun]) -> None:
+        self._revoke(request, queryset, terminate=True)
+
+
+def _tenant_of(run: JobRun) -> Tenant | None:
+    return Tenant.objects.filter(pk=run.tenant_id).first() if run.tenant_id else None

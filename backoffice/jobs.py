@@ -187,3 +187,46 @@ def jobruns_prune(*, older_than_days: int) -> int:
     cutoff = timezone.now() - timedelta(days=older_than_days)
     deleted, _ = JobRun.objects.filter(queued_at__lt=cutoff, state__in=JobRun.FINAL_STATES).delete()
     return deleted
+
+
+# --- Staff operations on jobs (admin) ----------------------------------------------------------
+class JobRunRefused(ValueError):
+    pass
+
+
+def jobrun_retry(*, run: JobRun) -> str:
+    """Send the same task again, for the same tenant and arguments, as a new job linked to the
+    old one. Sent on commit. Returns the new task id."""
+    from celery.utils import uuid
+    from django.db import transaction
+
+    from saas.celery import app
+
+    if run.arguments_truncated:
+        raise JobRunRefused("Its arguments were too large to store; it cannot be replayed.")
+    task = app.tasks.get(run.task_name)
+    if task is None:
+        raise JobRunRefused(f"No task named {run.task_name} is registered.")
+    new_id = uuid()
+    jobrun_queued(
+        task_id=new_id, task_name=run.task_name, tenant_id=run.tenant_id,
+        tenant_slug=run.tenant_slug, schema_name=run.schema_name, args=run.args,
+        kwargs=run.kwargs, queue=run.queue, retry_of=run,
+    )  # fmt: skip
+    options: dict[str, Any] = {}
+    if run.tenant_id is not None:
+        options["tenant"] = {"tenant_id": run.tenant_id, "tenant_schema": run.schema_name}
+    transaction.on_commit(lambda: task.apply_async(run.args, run.kwargs, new_id, **options))
+    return new_id
+
+
+def jobrun_revoke(*, run: JobRun, terminate: bool) -> None:
+    """Revoke a queued job, or with `terminate` also kill the process running it."""
+    from saas.celery import app
+
+    if run.is_final:
+        raise JobRunRefused(f"The job already {run.state}.")
+    app.control.revoke(run.task_id, terminate=terminate, signal="SIGTERM")
+    jobrun_revoked(
+        task_id=run.task_id, reason="terminated by staff" if terminate else "revoked by staff"
+    )

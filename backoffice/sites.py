@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 
 from backoffice.models import AuditEntry
 from tenants.models import Tenant
@@ -21,6 +21,23 @@ class StaffAdminSite(admin.AdminSite):
     site_title = "Backoffice"
     index_title = "Platform"
     index_template = "admin/backoffice_index.html"
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path("operations/", self.admin_view(self.operations_view), name="operations"),
+            *super().get_urls(),
+        ]
+
+    def operations_view(self, request: HttpRequest) -> TemplateResponse:
+        """Queues, workers, beat and failing jobs: what Flower would show, inside the admin."""
+        from backoffice.operations import operations_snapshot
+
+        context = {
+            **self.each_context(request),
+            "title": "Operations",
+            "ops": operations_snapshot(),
+        }
+        return TemplateResponse(request, "admin/backoffice/operations.html", context)
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         counts = dict(

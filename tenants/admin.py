@@ -8,9 +8,11 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 
+from backoffice.admin import jobrun_admin_url
 from backoffice.admin_base import AuditedAdminMixin
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site
@@ -19,6 +21,8 @@ from portal.services import invite_send
 from tenants.forms import TenantChangeForm, TenantCreateForm
 from tenants.models import Domain, Membership, Tenant, tenant_url
 from tenants.services import TransitionRefused, owner_ensure, tenant_provision, tenant_status_set
+from tenants.task_base import task_enqueue
+from tenants.tasks import tenant_defaults_apply_task, tenant_tables_count_task
 
 
 class DomainInline(admin.TabularInline):
@@ -41,7 +45,7 @@ class TenantAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "timezone"]
     search_fields = ["name", "slug", "domains__domain"]
     ordering = ["name"]
-    actions = ["suspend", "reactivate", "archive"]
+    actions = ["suspend", "reactivate", "archive", "defaults_apply", "tables_count"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
         return (
@@ -134,3 +138,32 @@ class TenantAdmin(AuditedAdminMixin, admin.ModelAdmin):
     @admin.action(description="Archive (kept read-only, sign-in refused)", permissions=["change"])
     def archive(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         self._transition(request, queryset, Tenant.Status.ARCHIVED)
+
+    def _run_job(
+        self, request: HttpRequest, queryset: QuerySet[Tenant], task: Any
+    ) -> HttpResponseRedirect | None:
+        task_ids = []
+        for tenant in queryset:
+            task_id = task_enqueue(task, tenant=tenant)
+            audit_record_request(
+                request, action=f"job.start:{task.name}", tenant=tenant, obj=tenant
+            )
+            task_ids.append(task_id)
+        if len(task_ids) == 1:
+            return HttpResponseRedirect(jobrun_admin_url(task_ids[0]))
+        self.message_user(request, f"{len(task_ids)} jobs queued.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:backoffice_jobrun_changelist"))
+
+    @admin.action(
+        description="Job: re-apply default rows (missing ones only)", permissions=["change"]
+    )
+    def defaults_apply(
+        self, request: HttpRequest, queryset: QuerySet[Tenant]
+    ) -> HttpResponseRedirect | None:
+        return self._run_job(request, queryset, tenant_defaults_apply_task)
+
+    @admin.action(description="Job: count rows per table", permissions=["change"])
+    def tables_count(
+        self, request: HttpRequest, queryset: QuerySet[Tenant]
+    ) -> HttpResponseRedirect | None:
+        return self._run_job(request, queryset, tenant_tables_count_task)

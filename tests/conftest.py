@@ -151,7 +151,7 @@ def portal_client(tenant: Tenant, user: User | None = None) -> Client:
 
 # --- Real worker fixtures ------------------------------------------------------------------------
 def _live_cleanup() -> None:
-    from backoffice.models import JobRun
+    from backoffice.models import AuditEntry, JobRun
     from tenants.task_base import tenant_cache_clear
 
     connection.set_schema_to_public()
@@ -161,6 +161,8 @@ def _live_cleanup() -> None:
                 f"DELETE FROM {schema}.django_celery_beat_intervalschedule WHERE period = 'days'"
             )
     JobRun.objects.all().delete()
+    AuditEntry.objects.all().delete()
+    User.objects.filter(username__startswith="live-").delete()
     Tenant.objects.filter(slug__in=["acme", "globex"]).update(status=Tenant.Status.ACTIVE)
     tenant_cache_clear()
 

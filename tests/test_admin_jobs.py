@@ -1,0 +1,121 @@
+"""Jobs in the admin, against a real worker: start from a tenant's page, land on the JobRun,
+watch it, retry it, revoke it; viewers only look."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+from django_celery_beat.models import CrontabSchedule
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from backoffice.models import AuditEntry, JobRun
+from backoffice.roles import OPERATORS, VIEWERS
+from tenants.models import Tenant
+from tests.conftest import PASSWORD
+from tests.isolation.test_task_refusals import wait_for_state
+from tests.worker_tasks import record_schema, slow
+
+pytestmark = pytest.mark.usefixtures("live_db", "celery_worker")
+
+
+def staff_client(username: str, group: str) -> Client:
+    user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    return client
+
+
+def test_a_job_started_for_acme_lands_on_its_jobrun_and_writes_in_acme_only() -> None:
+    client = staff_client("live-olga", OPERATORS)
+    acme, globex = Tenant.objects.get(slug="acme"), Tenant.objects.get(slug="globex")
+    with schema_context("acme"):
+        CrontabSchedule.objects.filter(hour="3", minute="0").delete()
+    with schema_context("globex"):
+        globex_before = list(CrontabSchedule.objects.values_list("pk", "hour", "timezone"))
+
+    response = client.post(
+        "/admin/tenants/tenant/", {"action": "defaults_apply", "_selected_action": [acme.pk]}
+    )
+    run = JobRun.objects.get(task_name="tenants.tasks.tenant_defaults_apply_task")
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/backoffice/jobrun/{run.pk}/change/"
+    run = wait_for_state(run.task_id, "succeeded")
+    assert run.tenant_slug == "acme" and run.result_summary["schema"] == "acme"
+    with schema_context("acme"):
+        assert CrontabSchedule.objects.filter(hour="3", minute="0", timezone="Europe/Paris").count() == 1
+    with schema_context("globex"):
+        assert list(CrontabSchedule.objects.values_list("pk", "hour", "timezone")) == globex_before
+    page = client.get(response["Location"]).content.decode()
+    assert "succeeded" in page and "tenant acme" in page
+    assert AuditEntry.objects.filter(action__startswith="job.start", tenant=globex).count() == 0
+    assert AuditEntry.objects.filter(action__startswith="job.start", tenant=acme).count() == 1
+
+
+def test_the_jobrun_page_refreshes_while_running_and_shows_progress() -> None:
+    client = staff_client("live-olga", OPERATORS)
+    result = slow.apply_async((3,), tenant=Tenant.objects.get(slug="acme"))
+    run = wait_for_state(result.id, "running")
+    import time
+
+    time.sleep(1.2)
+    page = client.get(f"/admin/backoffice/jobrun/{run.pk}/change/").content.decode()
+    assert 'http-equiv="refresh"' in page and "<progress" in page
+    result.get(timeout=20)
+    page = client.get(f"/admin/backoffice/jobrun/{run.pk}/change/").content.decode()
+    assert 'http-equiv="refresh"' not in page
+
+
+def test_retry_sends_the_same_task_tenant_and_arguments() -> None:
+    client = staff_client("live-olga", OPERATORS)
+    first = record_schema.apply_async((77,), tenant=Tenant.objects.get(slug="globex"))
+    first.get(timeout=20)
+    old = wait_for_state(first.id, "succeeded")
+    response = client.post("/admin/backoffice/jobrun/", {"action": "retry", "_selected_action": [old.pk]})
+    new = JobRun.objects.get(retry_of=old)
+    assert response["Location"] == f"/admin/backoffice/jobrun/{new.pk}/change/"
+    new = wait_for_state(new.task_id, "succeeded")
+    assert (new.task_name, new.tenant_slug, new.args) == (old.task_name, "globex", [77])
+    assert new.result_summary == {"schema": "globex", "markers": [77, 77]}
+
+
+def test_revoke_stops_a_queued_job() -> None:
+    client = staff_client("live-olga", OPERATORS)
+    result = record_schema.apply_async((88,), tenant=Tenant.objects.get(slug="acme"), countdown=3)
+    run = JobRun.objects.get(task_id=result.id)
+    client.post("/admin/backoffice/jobrun/", {"action": "revoke", "_selected_action": [run.pk]})
+    wait_for_state(result.id, "revoked")
+    import time
+
+    time.sleep(3.5)
+    with schema_context("acme"):
+        from django_celery_beat.models import IntervalSchedule
+
+        assert not IntervalSchedule.objects.filter(every=88, period="days").exists()
+    assert JobRun.objects.get(pk=run.pk).state == "revoked"
+
+
+def test_a_viewer_sees_jobs_but_cannot_retry_or_revoke() -> None:
+    client = staff_client("live-victor", VIEWERS)
+    result = record_schema.apply_async((0,), tenant=Tenant.objects.get(slug="acme"))
+    result.get(timeout=20)
+    run = wait_for_state(result.id, "succeeded")
+    listing = client.get("/admin/backoffice/jobrun/")
+    assert listing.status_code == 200 and "record_schema(0)" in listing.content.decode()
+    assert 'value="retry"' not in listing.content.decode()
+    client.post("/admin/backoffice/jobrun/", {"action": "retry", "_selected_action": [run.pk]})
+    assert JobRun.objects.count() == 1
+
+
+def test_the_operations_panel_shows_queues_workers_and_failures() -> None:
+    client = staff_client("live-olga", OPERATORS)
+    from tests.worker_tasks import explode
+
+    failed = explode.apply_async(tenant=Tenant.objects.get(slug="acme"))
+    wait_for_state(failed.id, "failed")
+    page = client.get("/admin/operations/").content.decode()
+    assert "short" in page and "long" in page and "Messages waiting" in page
+    assert "explode()" in page and "ValueError" in page
+    assert "Last heartbeat" in page
