@@ -192,7 +192,13 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT_S", 660, minimum=2)
 # (saas/checks.py refuses to start otherwise).
 CELERY_MAX_TASK_DELAY_S = env_int("CELERY_MAX_TASK_DELAY_S", 1800, minimum=0)
 CELERY_VISIBILITY_TIMEOUT_S = env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600, minimum=1)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S,
+    # How often a worker looks for messages whose consumer died (kombu's default is about
+    # every 100 s whatever the timeout): a quarter of the timeout, between 1 s and a minute.
+    "unacked_restore_interval": max(1, min(60, CELERY_VISIBILITY_TIMEOUT_S // 4)),
+    "unacked_restore_throttle": 1,
+}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = env_int("CELERY_BROKER_CONNECTION_MAX_RETRIES", 100)

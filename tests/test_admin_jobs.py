@@ -45,7 +45,10 @@ def test_a_job_started_for_acme_lands_on_its_jobrun_and_writes_in_acme_only() ->
     run = wait_for_state(run.task_id, "succeeded")
     assert run.tenant_slug == "acme" and run.result_summary["schema"] == "acme"
     with schema_context("acme"):
-        assert CrontabSchedule.objects.filter(hour="3", minute="0", timezone="Europe/Paris").count() == 1
+        assert (
+            CrontabSchedule.objects.filter(hour="3", minute="0", timezone="Europe/Paris").count()
+            == 1
+        )
     with schema_context("globex"):
         assert list(CrontabSchedule.objects.values_list("pk", "hour", "timezone")) == globex_before
     page = client.get(response["Location"]).content.decode()
@@ -73,7 +76,9 @@ def test_retry_sends_the_same_task_tenant_and_arguments() -> None:
     first = record_schema.apply_async((77,), tenant=Tenant.objects.get(slug="globex"))
     first.get(timeout=20)
     old = wait_for_state(first.id, "succeeded")
-    response = client.post("/admin/backoffice/jobrun/", {"action": "retry", "_selected_action": [old.pk]})
+    response = client.post(
+        "/admin/backoffice/jobrun/", {"action": "retry", "_selected_action": [old.pk]}
+    )
     new = JobRun.objects.get(retry_of=old)
     assert response["Location"] == f"/admin/backoffice/jobrun/{new.pk}/change/"
     new = wait_for_state(new.task_id, "succeeded")
