@@ -76,6 +76,9 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_SCHEMA_URLCONF = "saas.urls_public"
 ROOT_URLCONF = "saas.urls_tenant"
+# Issue `SET search_path` only when the schema changes, not before every query (django-tenants
+# resets it after a rollback, so a stale path cannot survive one).
+TENANT_LIMIT_SET_CALLS = True
 TENANT_MULTIPROCESSING_MAX_PROCESSES = env_int("MIGRATE_PARALLEL", 2, minimum=1)
 # How long a provisioning template stays valid is decided by the migration state, not by time.
 TENANT_TEMPLATE_PG_DUMP = env_str("PG_DUMP", "") or None
