@@ -35,6 +35,7 @@ seed: migrate
 bench: services
 	$(PY) -m pip install --quiet -r requirements/bench.txt
 	$(PY) bench/provision.py
+	$(PY) bench/task_overhead.py
 
 down:
 	$(PY) scripts/devservices.py stop

@@ -9,38 +9,16 @@ from __future__ import annotations
 
 import json
 import traceback as tb
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from backoffice.models import JobRun
 
 ARGUMENTS_MAX_BYTES = 16_384
-
-
-@contextmanager
-def _bookkeeping() -> Iterator[None]:
-    """JobRun writes commit without waiting for the WAL flush.
-
-    They are bookkeeping: a server crash may lose the last fraction of a second of them (the
-    reaper and the next attempt repair that), while waiting for a disk flush on each of them
-    made a tracked task several times slower. Inside a caller's own transaction nothing is
-    changed: its durability is not ours to relax.
-    """
-    if connection.in_atomic_block:
-        yield
-        return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
-ACTIVE_STATES = ("queued", "running", "retrying", "lost")
 
 
 def _capped(args: Any, kwargs: Any) -> tuple[Any, Any, bool]:
@@ -55,7 +33,6 @@ def _summary(task_name: str, args: Any, kwargs: Any) -> str:
     return f"{task_name.rsplit('.', 1)[-1]}({', '.join(parts)})"[:200]
 
 
-@_bookkeeping()
 def jobrun_queued(
     *,
     task_id: str,
@@ -93,11 +70,19 @@ def _attempt_record(run: JobRun, state: str, error: str = "") -> dict[str, Any]:
     }
 
 
-@_bookkeeping()
 def jobrun_started(*, task_id: str, worker: str, max_attempts: int) -> str:
     """Open a new attempt. Returns "run", or "give_up" when attempts keep dying, or "done" when
     the job already reached a final state (a duplicate delivery)."""
-    run = JobRun.objects.filter(task_id=task_id).first()
+    now = timezone.now()
+    opened = JobRun.objects.filter(
+        task_id=task_id, state__in=["queued", "retrying", "lost"], attempt__lt=max_attempts
+    ).update(
+        state=JobRun.State.RUNNING, attempt=F("attempt") + 1, worker=worker, started_at=now,
+        finished_at=None, progress_done=None, progress_total=None, progress_message="",
+    )  # fmt: skip
+    if opened:
+        return "run"  # the common case: one statement
+    run = JobRun.objects.filter(task_id=task_id).order_by().first()
     if run is None:
         return "run"  # an untracked send (e.g. raw send_task); nothing to record
     if run.is_final:
@@ -108,20 +93,19 @@ def jobrun_started(*, task_id: str, worker: str, max_attempts: int) -> str:
         attempts.append(_attempt_record(run, "lost", "worker died (no result recorded)"))
     if run.attempt >= max_attempts:
         JobRun.objects.filter(pk=run.pk).update(
-            state=JobRun.State.FAILED, attempts=attempts, finished_at=timezone.now(),
+            state=JobRun.State.FAILED, attempts=attempts, finished_at=now,
             error_type="AttemptsExhausted",
             error_message=f"Gave up after {run.attempt} attempts that did not finish.",
         )  # fmt: skip
         return "give_up"
     JobRun.objects.filter(pk=run.pk).update(
         state=JobRun.State.RUNNING, attempt=F("attempt") + 1, attempts=attempts, worker=worker,
-        started_at=timezone.now(), finished_at=None, progress_done=None, progress_total=None,
+        started_at=now, finished_at=None, progress_done=None, progress_total=None,
         progress_message="",
     )  # fmt: skip
     return "run"
 
 
-@_bookkeeping()
 def jobrun_finished(
     *,
     task_id: str,
@@ -145,21 +129,19 @@ def jobrun_finished(
     if artifact_url:
         fields["artifact_url"] = artifact_url
     if state == JobRun.State.RETRYING:
-        run = JobRun.objects.filter(task_id=task_id).first()
+        run = JobRun.objects.filter(task_id=task_id).order_by().first()
         if run is None:
             return
         fields["attempts"] = [*run.attempts, _attempt_record(run, "retrying", str(exc or ""))]
     JobRun.objects.filter(task_id=task_id).exclude(state__in=JobRun.FINAL_STATES).update(**fields)
 
 
-@_bookkeeping()
 def jobrun_skipped(*, task_id: str, reason: str) -> None:
     JobRun.objects.filter(task_id=task_id).exclude(state__in=JobRun.FINAL_STATES).update(
         state=JobRun.State.SKIPPED, finished_at=timezone.now(), error_message=reason
     )
 
 
-@_bookkeeping()
 def jobrun_failed_before_start(*, task_id: str, exc: BaseException) -> None:
     """A tenant check refused the job (no tenant, unknown, mismatch): it never ran."""
     JobRun.objects.filter(task_id=task_id).exclude(state__in=JobRun.FINAL_STATES).update(
@@ -168,18 +150,16 @@ def jobrun_failed_before_start(*, task_id: str, exc: BaseException) -> None:
     )  # fmt: skip
 
 
-@_bookkeeping()
 def jobrun_progress(*, task_id: str, done: int, total: int | None, message: str) -> None:
     JobRun.objects.filter(task_id=task_id, state=JobRun.State.RUNNING).update(
         progress_done=done, progress_total=total, progress_message=message[:200]
     )
 
 
-@_bookkeeping()
 def jobrun_lost(*, task_id: str, reason: str, final: bool) -> None:
     """Called by the worker's main process when the pool process running the job died (the
     message is requeued, so not final) or hit its hard time limit (final)."""
-    run = JobRun.objects.filter(task_id=task_id, state=JobRun.State.RUNNING).first()
+    run = JobRun.objects.filter(task_id=task_id, state=JobRun.State.RUNNING).order_by().first()
     if run is None:
         return
     fields: dict[str, Any] = {
@@ -192,7 +172,6 @@ def jobrun_lost(*, task_id: str, reason: str, final: bool) -> None:
     JobRun.objects.filter(pk=run.pk, state=JobRun.State.RUNNING).update(**fields)
 
 
-@_bookkeeping()
 def jobrun_revoked(*, task_id: str, reason: str) -> None:
     JobRun.objects.filter(task_id=task_id).exclude(state__in=JobRun.FINAL_STATES).update(
         state=JobRun.State.REVOKED, finished_at=timezone.now(), error_message=reason

@@ -65,7 +65,11 @@ def inprocess(variant: str, n: int) -> None:
     else:
         from bench import tasks_ours
 
-        task = {"a": tasks_ours.plain, "b": tasks_ours.tenant_untracked, "c": tasks_ours.tenant_tracked}[variant]
+        task = {
+            "a": tasks_ours.plain,
+            "b": tasks_ours.tenant_untracked,
+            "c": tasks_ours.tenant_tracked,
+        }[variant]
     task.ignore_result = True
     trace = build_tracer(task.name, task, app=task.app, eager=False, propagate=True)
 
@@ -88,7 +92,10 @@ def inprocess(variant: str, n: int) -> None:
         if variant in "bc":
             request |= {"tenant_id": tenant.pk, "tenant_schema": tenant.schema_name}
         if variant == "d":
-            request |= {"_schema_name": tenant.schema_name, "headers": {"_schema_name": tenant.schema_name}}
+            request |= {
+                "_schema_name": tenant.schema_name,
+                "headers": {"_schema_name": tenant.schema_name},
+            }
         requests.append(request)
     if variant == "c":
         from backoffice import jobs
@@ -104,7 +111,15 @@ def inprocess(variant: str, n: int) -> None:
         trace(request["id"], (), {}, request)
         timings.append(time.perf_counter() - t0)
     overhead_us = (statistics.median(timings) - statistics.median(bare)) * 1e6
-    print(json.dumps({"variant": variant, "us": round(overhead_us, 1), "bare_us": round(statistics.median(bare) * 1e6, 1)}))
+    print(
+        json.dumps(
+            {
+                "variant": variant,
+                "us": round(overhead_us, 1),
+                "bare_us": round(statistics.median(bare) * 1e6, 1),
+            }
+        )
+    )
 
 
 # --- throughput and latency (a worker subprocess per run) -----------------------------------
@@ -146,9 +161,13 @@ def sender(variant: str):  # type: ignore[no-untyped-def]
     from bench import tasks_ours
 
     if variant == "a":
-        return lambda i, sent_at=0.0: tasks_ours.plain.apply_async(kwargs={"sent_at": sent_at}, queue="bench")
+        return lambda i, sent_at=0.0: tasks_ours.plain.apply_async(
+            kwargs={"sent_at": sent_at}, queue="bench"
+        )
     task = tasks_ours.tenant_untracked if variant == "b" else tasks_ours.tenant_tracked
-    return lambda i, sent_at=0.0: task.apply_async(kwargs={"sent_at": sent_at}, tenant=refs[i % len(refs)], queue="bench")
+    return lambda i, sent_at=0.0: task.apply_async(
+        kwargs={"sent_at": sent_at}, tenant=refs[i % len(refs)], queue="bench"
+    )
 
 
 def wait_for(client, count: int, timeout: float = 600) -> None:  # type: ignore[no-untyped-def]
@@ -161,7 +180,9 @@ def wait_for(client, count: int, timeout: float = 600) -> None:  # type: ignore[
         time.sleep(0.05)
 
 
-def run_variant(variant: str, n: int, latency_n: int, rate: float | None, client) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def run_variant(
+    variant: str, n: int, latency_n: int, rate: float | None, client
+) -> dict[str, float]:  # type: ignore[no-untyped-def]
     from backoffice.models import JobRun
     from bench.timing import collect
 
@@ -210,7 +231,9 @@ def main() -> None:
     bench_database_create(DB_NAME)
     from saas.env import redis_url_with_db
 
-    os.environ["REDIS_URL"] = redis_url_with_db(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), REDIS_DB)
+    os.environ["REDIS_URL"] = redis_url_with_db(
+        os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), REDIS_DB
+    )
     import django
 
     django.setup()
@@ -228,20 +251,37 @@ def main() -> None:
         public_tenant_ensure(domain="localhost")
         for i in range(TENANTS):
             tenant_provision(name=f"Bench {i}", slug=f"bench-{i:03d}")
-        print(f"{TENANTS} tenants, {args.tasks} tasks per throughput run, {args.rounds} rounds", flush=True)
+        print(
+            f"{TENANTS} tenants, {args.tasks} tasks per throughput run, {args.rounds} rounds",
+            flush=True,
+        )
 
         warm = run_variant("a", args.tasks, 0, None, client)
         rate = warm["throughput"] / 2
-        print(f"latency send rate: {rate:.0f} tasks/s (half of (a)'s warm-up throughput)", flush=True)
+        print(
+            f"latency send rate: {rate:.0f} tasks/s (half of (a)'s warm-up throughput)", flush=True
+        )
         results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
         inproc: dict[str, list[float]] = {v: [] for v in VARIANTS}
         for rnd in range(args.rounds):
             order = VARIANTS[rnd % 4 :] + VARIANTS[: rnd % 4]
             for variant in order:
-                results[variant].append(run_variant(variant, args.tasks, args.latency_tasks, rate, client))
+                results[variant].append(
+                    run_variant(variant, args.tasks, args.latency_tasks, rate, client)
+                )
                 out = subprocess.run(
-                    [sys.executable, __file__, "--inprocess", variant, "--inprocess-tasks", str(args.inprocess_tasks)],
-                    env=bench_env(), capture_output=True, text=True, check=True,
+                    [
+                        sys.executable,
+                        __file__,
+                        "--inprocess",
+                        variant,
+                        "--inprocess-tasks",
+                        str(args.inprocess_tasks),
+                    ],
+                    env=bench_env(),
+                    capture_output=True,
+                    text=True,
+                    check=True,
                 )
                 inproc[variant].append(json.loads(out.stdout.strip().splitlines()[-1])["us"])
                 print(f"  round {rnd + 1} {variant}: {results[variant][-1]['throughput']:.0f} tasks/s, "
@@ -253,12 +293,16 @@ def main() -> None:
         client.flushdb()
         bench_database_drop(DB_NAME)
 
-    med = {v: {k: statistics.median(r[k] for r in results[v]) for k in results[v][0]} for v in VARIANTS}
+    med = {
+        v: {k: statistics.median(r[k] for r in results[v]) for k in results[v][0]} for v in VARIANTS
+    }
     us = {v: statistics.median(inproc[v]) for v in VARIANTS}
     print()
     print(f"{'variant':<28} {'tasks/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'µs/task':>9}")
     for v in VARIANTS:
-        print(f"({v}) {LABELS[v]:<24} {med[v]['throughput']:>9.0f} {med[v]['p50_ms']:>8.1f} {med[v]['p95_ms']:>8.1f} {us[v]:>9.0f}")
+        print(
+            f"({v}) {LABELS[v]:<24} {med[v]['throughput']:>9.0f} {med[v]['p50_ms']:>8.1f} {med[v]['p95_ms']:>8.1f} {us[v]:>9.0f}"
+        )
     ratios = {
         "b_over_a": med["b"]["throughput"] / med["a"]["throughput"],
         "c_over_a": med["c"]["throughput"] / med["a"]["throughput"],

@@ -68,24 +68,33 @@ def tenant_ref(tenant: Tenant) -> dict[str, Any]:
 
 
 # --- Tenant lookup, cached per worker process ------------------------------------------------
-_tenant_cache: dict[int, tuple[float, Tenant | None]] = {}
+# All tenants are loaded in one query and kept TENANT_CACHE_TTL_S seconds: one query per
+# process per interval whatever the number of tenants, instead of one per tenant.
+_tenant_cache: dict[int, Tenant] = {}
+_tenant_cache_expires = 0.0
 
 
 def tenant_lookup(tenant_id: int) -> Tenant | None:
-    """The tenant by id, from a per-process cache that lives TENANT_CACHE_TTL_S seconds, so a
-    status change made elsewhere reaches every worker within that time (and at once in the
-    process that made it, through `tenant_status_changed`)."""
+    """The tenant by id, from the per-process cache, so a status change made elsewhere reaches
+    every worker within TENANT_CACHE_TTL_S (and at once in the process that made it, through
+    `tenant_status_changed`). An id the cache does not know is looked up on its own."""
+    global _tenant_cache, _tenant_cache_expires
     now = time.monotonic()
-    hit = _tenant_cache.get(tenant_id)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    tenant = Tenant.objects.filter(pk=tenant_id).first()
-    _tenant_cache[tenant_id] = (now + settings.TENANT_CACHE_TTL_S, tenant)
+    if now >= _tenant_cache_expires:
+        _tenant_cache = {t.pk: t for t in Tenant.objects.all()}
+        _tenant_cache_expires = now + settings.TENANT_CACHE_TTL_S
+    tenant = _tenant_cache.get(tenant_id)
+    if tenant is None:
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is not None:
+            _tenant_cache[tenant_id] = tenant
     return tenant
 
 
 def tenant_cache_clear(**kwargs: Any) -> None:
+    global _tenant_cache_expires
     _tenant_cache.clear()
+    _tenant_cache_expires = 0.0
 
 
 tenant_status_changed.connect(tenant_cache_clear, dispatch_uid="tenant_task_cache_clear")

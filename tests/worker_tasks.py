@@ -78,3 +78,11 @@ def overruns_soft_limit(self: Any) -> None:
     while True:
         IntervalSchedule.objects.exists()
         time.sleep(0.05)
+
+
+@tenant_task()
+def log_line(self: Any, text: str) -> str:
+    import logging
+
+    logging.getLogger("tests.worker_tasks").warning(text)
+    return connection.schema_name
