@@ -158,13 +158,14 @@ def jobrun_progress(*, task_id: str, done: int, total: int | None, message: str)
 
 def jobrun_lost(*, task_id: str, reason: str, final: bool) -> None:
     """Called by the worker's main process when the pool process running the job died (the
-    message is requeued, so not final) or hit its hard time limit (final)."""
+    message is requeued: a new attempt follows) or was killed at its hard time limit (`final`:
+    the message is acknowledged, no attempt follows)."""
     run = JobRun.objects.filter(task_id=task_id, state=JobRun.State.RUNNING).order_by().first()
     if run is None:
         return
     fields: dict[str, Any] = {
         "attempts": [*run.attempts, _attempt_record(run, "lost", reason)],
-        "state": JobRun.State.FAILED if final else JobRun.State.LOST,
+        "state": JobRun.State.LOST,
         "finished_at": timezone.now(),
         "error_type": "TimeLimitExceeded" if final else "WorkerLost",
         "error_message": reason,

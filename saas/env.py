@@ -87,7 +87,7 @@ def database_from_url(url: str) -> dict[str, object]:
     except ValueError:
         raise ImproperlyConfigured("DATABASE_URL has an invalid port.") from None
     return {
-        "ENGINE": "django_tenants.postgresql_backend",
+        "ENGINE": "saas.db_backend",
         "NAME": name,
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),

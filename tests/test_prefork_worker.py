@@ -91,3 +91,17 @@ def test_a_killed_main_process_is_redelivered_after_the_visibility_timeout() -> 
     assert completions("acme", 503) == 1
     assert run.attempt == 2 and [a["state"] for a in run.attempts] == ["lost"]
     connection.close()
+
+
+def test_a_hard_time_limit_closes_the_job_as_lost() -> None:
+    from tests.worker_tasks import ignores_soft_limit
+
+    with PreforkWorker() as worker:
+        result = ignores_soft_limit.apply_async(
+            tenant=Tenant.objects.get(slug="globex"), queue=worker.queue
+        )
+        run = wait_for_state(result.id, "lost")
+        assert run.error_type == "TimeLimitExceeded" and "hard time limit" in run.error_message
+        # The pool replaced the killed process; the next job runs (in public, as declared).
+        assert platform_schema.apply_async(queue=worker.queue).get(timeout=20)["schema"] == "public"
+    assert JobRun.objects.get(pk=run.pk).attempt == 1

@@ -86,3 +86,15 @@ def log_line(self: Any, text: str) -> str:
 
     logging.getLogger("tests.worker_tasks").warning(text)
     return connection.schema_name
+
+
+@tenant_task(soft_time_limit=1, time_limit=2)
+def ignores_soft_limit(self: Any) -> None:
+    """Swallows the soft limit, so only the pool's hard limit can stop it."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    for _ in range(300):
+        try:
+            time.sleep(0.1)
+        except SoftTimeLimitExceeded:
+            pass

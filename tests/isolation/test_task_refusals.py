@@ -39,7 +39,8 @@ def wait_for_state(task_id: str, *states: str) -> JobRun:
         if run is not None and run.state in states:
             return run
         time.sleep(0.05)
-    raise AssertionError(f"JobRun {task_id} never reached {states}: {run and run.state}")
+    detail = run and (run.state, run.error_type, run.error_message)
+    raise AssertionError(f"JobRun {task_id} never reached {states}: {detail}")
 
 
 def test_a_message_without_tenant_headers_fails_and_never_runs() -> None:
