@@ -273,7 +273,10 @@ class TenantTask(Task):
             raise
         except Ignore:
             raise
-        except BaseException as exc:  # SoftTimeLimitExceeded included: record, then re-raise
+        except Exception as exc:
+            # SoftTimeLimitExceeded included. Not BaseException: a SystemExit means the process
+            # is being killed (hard time limit, shutdown) and the worker's main process records
+            # the attempt (TrackedRequest); a "failed" written here would hide that.
             self._record_end("failed", exc=exc)
             raise
         finally:
