@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,24 +13,25 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def bench_database_create(name: str) -> str:
-    """Create (or recreate) database `name` and point DATABASE_URL at it; returns the URL."""
-    import sys
-
-    sys.path.insert(0, str(ROOT))
-    from saas.env import load_dotenv
-
-    load_dotenv(ROOT / ".dev" / "env")
-    base = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/saas"))
+def _server_execute(statement: sql.Composed) -> None:
+    base = urlsplit(os.environ["DATABASE_URL"])
     with psycopg.connect(
         host=base.hostname, port=base.port or 5432, user=base.username or "postgres",
         password=base.password or None, dbname="postgres", autocommit=True,
     ) as conn:  # fmt: skip
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = base._replace(path=f"/{name}").geturl()
+        conn.execute(statement)
+
+
+def bench_database_create(name: str) -> str:
+    """Create (or recreate) database `name` and point DATABASE_URL at it; returns the URL."""
+    sys.path.insert(0, str(ROOT))
+    from saas.env import load_dotenv
+
+    load_dotenv(ROOT / ".dev" / "env")
+    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/saas")
+    bench_database_drop(name)
+    _server_execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}").geturl()
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DEBUG", "1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings")
@@ -37,11 +39,4 @@ def bench_database_create(name: str) -> str:
 
 
 def bench_database_drop(name: str) -> None:
-    base = urlsplit(os.environ["DATABASE_URL"])
-    with psycopg.connect(
-        host=base.hostname, port=base.port or 5432, user=base.username or "postgres",
-        password=base.password or None, dbname="postgres", autocommit=True,
-    ) as conn:  # fmt: skip
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    _server_execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
