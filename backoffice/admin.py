@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
@@ -38,11 +39,39 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(User, site=staff_site)
 class StaffUserAdmin(AuditedAdminMixin, UserAdmin):
+    """People. Operators manage tenant users; only superusers touch staff accounts, roles and
+    permissions (an operator could otherwise make themselves superuser, or take over a staff
+    account by setting its password)."""
+
     inlines = [MembershipInline]
     list_display = ["username", "email", "is_staff", "is_active", "last_login"]
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
     )
+    PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += self.PRIVILEGE_FIELDS
+        return readonly
+
+    def _guards_staff(self, request: HttpRequest, obj: Any) -> bool:
+        return (
+            obj is not None and (obj.is_staff or obj.is_superuser) and not request.user.is_superuser
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self._guards_staff(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self._guards_staff(request, obj) and super().has_delete_permission(request, obj)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        target = self.get_object(request, id)
+        if self._guards_staff(request, target):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
 
 @admin.register(Group, site=staff_site)

@@ -70,40 +70,40 @@ def _attempt_record(run: JobRun, state: str, error: str = "") -> dict[str, Any]:
     }
 
 
-def jobrun_started(*, task_id: str, worker: str, max_attempts: int) -> str:
-    """Open a new attempt. Returns "run", or "give_up" when attempts keep dying, or "done" when
-    the job already reached a final state (a duplicate delivery)."""
+def jobrun_started(*, task_id: str, worker: str, max_attempts: int) -> tuple[str, Any]:
+    """Open a new attempt. Returns (decision, attempt token): "run"; "give_up" when
+    `max_attempts` attempts died without finishing; "done" when the job already reached a final
+    state (a duplicate delivery). The token identifies this attempt for `jobrun_finished`."""
     now = timezone.now()
-    opened = JobRun.objects.filter(
-        task_id=task_id, state__in=["queued", "retrying", "lost"], attempt__lt=max_attempts
-    ).update(
+    opened = JobRun.objects.filter(task_id=task_id, state__in=["queued", "retrying"]).update(
         state=JobRun.State.RUNNING, attempt=F("attempt") + 1, worker=worker, started_at=now,
         finished_at=None, progress_done=None, progress_total=None, progress_message="",
     )  # fmt: skip
     if opened:
-        return "run"  # the common case: one statement
+        return "run", now  # the common case: one statement
     run = JobRun.objects.filter(task_id=task_id).order_by().first()
     if run is None:
-        return "run"  # an untracked send (e.g. raw send_task); nothing to record
+        return "run", None  # an untracked send (e.g. raw send_task); nothing to record
     if run.is_final:
-        return "done"
+        return "done", None
     attempts = list(run.attempts)
     if run.state == JobRun.State.RUNNING:
         # The previous attempt never closed: its worker died without its main process noticing.
         attempts.append(_attempt_record(run, "lost", "worker died (no result recorded)"))
-    if run.attempt >= max_attempts:
+    lost = sum(1 for a in attempts if a["state"] == "lost")
+    if lost >= max_attempts:
         JobRun.objects.filter(pk=run.pk).update(
             state=JobRun.State.FAILED, attempts=attempts, finished_at=now,
             error_type="AttemptsExhausted",
-            error_message=f"Gave up after {run.attempt} attempts that did not finish.",
+            error_message=f"Gave up: {lost} attempts died before finishing.",
         )  # fmt: skip
-        return "give_up"
+        return "give_up", None
     JobRun.objects.filter(pk=run.pk).update(
         state=JobRun.State.RUNNING, attempt=F("attempt") + 1, attempts=attempts, worker=worker,
         started_at=now, finished_at=None, progress_done=None, progress_total=None,
         progress_message="",
     )  # fmt: skip
-    return "run"
+    return "run", now
 
 
 def jobrun_finished(
@@ -113,8 +113,10 @@ def jobrun_finished(
     result: Any = None,
     exc: BaseException | None = None,
     artifact_url: str = "",
+    attempt: Any = None,
 ) -> None:
-    """Close the current attempt: succeeded, failed, retrying or skipped."""
+    """Close the current attempt: succeeded, failed, retrying or skipped. With `attempt` (the
+    token from jobrun_started) only that attempt is closed, never a later one."""
     fields: dict[str, Any] = {"state": state, "finished_at": timezone.now()}
     if exc is not None:
         fields.update(
@@ -133,7 +135,10 @@ def jobrun_finished(
         if run is None:
             return
         fields["attempts"] = [*run.attempts, _attempt_record(run, "retrying", str(exc or ""))]
-    JobRun.objects.filter(task_id=task_id).exclude(state__in=JobRun.FINAL_STATES).update(**fields)
+    rows = JobRun.objects.filter(task_id=task_id).exclude(state__in=JobRun.FINAL_STATES)
+    if attempt is not None:
+        rows = rows.filter(started_at=attempt)
+    rows.update(**fields)
 
 
 def jobrun_skipped(*, task_id: str, reason: str) -> None:
@@ -194,7 +199,8 @@ def jobruns_reap() -> int:
 
 def jobruns_prune(*, older_than_days: int) -> int:
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    deleted, _ = JobRun.objects.filter(queued_at__lt=cutoff, state__in=JobRun.FINAL_STATES).delete()
+    done = [*JobRun.FINAL_STATES, JobRun.State.LOST]
+    deleted, _ = JobRun.objects.filter(queued_at__lt=cutoff, state__in=done).delete()
     return deleted
 
 
@@ -235,6 +241,10 @@ def jobrun_revoke(*, run: JobRun, terminate: bool) -> None:
 
     if run.is_final:
         raise JobRunRefused(f"The job already {run.state}.")
+    if run.state == JobRun.State.RUNNING and not terminate:
+        # A revoke only stops a job that has not started; this one would go on and its real
+        # outcome would be hidden behind "revoked".
+        raise JobRunRefused("It is running: terminate it to stop it.")
     app.control.revoke(run.task_id, terminate=terminate, signal="SIGTERM")
     jobrun_revoked(
         task_id=run.task_id, reason="terminated by staff" if terminate else "revoked by staff"

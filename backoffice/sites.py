@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django_tenants.utils import schema_context
 
 from backoffice.models import AuditEntry
 from tenants.models import Tenant
@@ -79,10 +81,28 @@ class TenantAdminSite(admin.AdminSite):
         query = urlencode({"next": request.GET.get("next", request.get_full_path())})
         return HttpResponseRedirect(f"{reverse('admin:login', current_app='admin')}?{query}")
 
-    def logout(
+    # Signing out and changing one's password act on the staff session, which lives in public:
+    # run inside the tenant's schema, they would touch the tenant's own session table instead.
+    def logout(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        return _in_public(staff_site.logout, request, extra_context)
+
+    def password_change(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> TemplateResponse:
-        return staff_site.logout(request, extra_context)
+    ) -> Any:
+        return _in_public(staff_site.password_change, request, extra_context)
+
+    def password_change_done(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        return _in_public(staff_site.password_change_done, request, extra_context)
+
+
+def _in_public(view: Any, request: HttpRequest, extra_context: Any) -> Any:
+    with schema_context(settings.PUBLIC_SCHEMA_NAME):
+        response = view(request, extra_context)
+        if hasattr(response, "render"):
+            response.render()
+    return response
 
 
 staff_site = StaffAdminSite(name="admin")

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.urls import path
 
 from backoffice.services import audit_record_request
@@ -74,6 +74,18 @@ class TenantAdminScopeMiddleware:
         user = request.user
         if user.is_authenticated:
             user.get_all_permissions()  # fill the permission caches while in public
+        if tenant.status == Tenant.Status.ARCHIVED and request.method not in (
+            "GET",
+            "HEAD",
+            "OPTIONS",
+        ):
+            # An archived tenant is kept read-only: staff may look, nobody may change it.
+            if user.is_authenticated:
+                audit_record_request(request, action="denied", tenant=tenant,
+                                     detail={"method": request.method, "path": request.path, "why": "archived"})  # fmt: skip
+            return HttpResponseForbidden(
+                "This tenant is archived and read-only. Reactivate it first."
+            )
         request.admin_tenant = tenant  # type: ignore[attr-defined]
         request.urlconf = tenant_admin_urlconf(slug)  # type: ignore[attr-defined]
         if user.is_authenticated and user.is_staff and request.session.get(_SESSION_KEY) != slug:

@@ -8,7 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.http import HttpRequest
 
 from accounts.models import User
-from portal.throttle import login_failure_record, login_failures_clear, login_throttled
+from portal.throttle import client_ip, login_attempt_allowed, login_succeeded
 from tenants.models import Membership, Tenant
 
 
@@ -29,16 +29,12 @@ class TenantAuthenticationForm(AuthenticationForm):
         self.tenant: Tenant = request.tenant  # type: ignore[union-attr]
 
     def clean(self) -> dict[str, Any]:
-        username = self.data.get("username", "")
-        ip = self.request.META.get("REMOTE_ADDR") if self.request else None
-        if login_throttled(schema=self.tenant.schema_name, username=username, ip=ip):
+        username = str(self.data.get("username", ""))
+        ip = client_ip(self.request) if self.request else ""
+        if not login_attempt_allowed(schema=self.tenant.schema_name, username=username, ip=ip):
             raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            login_failure_record(schema=self.tenant.schema_name, username=username, ip=ip)
-            raise
-        login_failures_clear(schema=self.tenant.schema_name, username=username)
+        cleaned = super().clean()
+        login_succeeded(username=username)
         return cleaned
 
     def confirm_login_allowed(self, user: Any) -> None:

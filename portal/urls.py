@@ -8,7 +8,9 @@ app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/logout/", auth_views.LogoutView.as_view(next_page="portal:login"), name="logout"
+    ),
     path(
         "accounts/password/change/",
         auth_views.PasswordChangeView.as_view(

@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 from celery import Task, current_task, shared_task
-from celery.exceptions import Ignore, MaxRetriesExceededError, Retry
+from celery.exceptions import Ignore, Retry
 from celery.signals import task_revoked
 from celery.utils import uuid
 from celery.worker.request import Request
@@ -107,26 +107,44 @@ def _ref_from(value: Tenant | Mapping[str, Any]) -> dict[str, Any]:
     return {TENANT_ID: value[TENANT_ID], TENANT_SCHEMA: value[TENANT_SCHEMA]}
 
 
-def _sender_tenant_ref() -> dict[str, Any] | None:
+def _context_tenant_ref() -> dict[str, Any] | None:
+    """The tenant whose schema the sender's connection is in, if any."""
     tenant = connection.tenant
-    if tenant is not None and tenant.schema_name != settings.PUBLIC_SCHEMA_NAME:
-        if isinstance(tenant, Tenant) and tenant.pk is not None:
-            return tenant_ref(tenant)
-        # schema_context() sets a stand-in with a schema name only.
-        found = (
-            Tenant.objects.filter(schema_name=tenant.schema_name).only("pk", "schema_name").first()
-        )
-        if found is None:
-            raise TenantUnknown(f"the current schema {tenant.schema_name!r} is not a tenant")
-        return tenant_ref(found)
+    if tenant is None or tenant.schema_name == settings.PUBLIC_SCHEMA_NAME:
+        return None
+    if isinstance(tenant, Tenant) and tenant.pk is not None:
+        return tenant_ref(tenant)
+    # schema_context() sets a stand-in with a schema name only.
+    found = Tenant.objects.filter(schema_name=tenant.schema_name).only("pk", "schema_name").first()
+    if found is None:
+        raise TenantUnknown(f"the current schema {tenant.schema_name!r} is not a tenant")
+    return tenant_ref(found)
+
+
+def _running_task_ref() -> dict[str, Any] | None:
+    """The tenant of the task being executed, for what the worker sends after a body returned
+    (the next link of a chain). Not for a chord's body: its header tasks may belong to several
+    tenants, and "whichever finished last" is no answer."""
     running = current_task
     request = getattr(running, "request", None) if running else None
-    if request is not None and getattr(request, TENANT_ID, None) is not None:
-        return {
-            TENANT_ID: getattr(request, TENANT_ID),
-            TENANT_SCHEMA: getattr(request, TENANT_SCHEMA),
-        }
-    return None
+    if request is None or getattr(request, TENANT_ID, None) is None:
+        return None
+    if getattr(request, "chord", None):
+        raise TenantMissing(
+            "a chord's body has no tenant of its own: send the chord from a tenant context, "
+            "or set tenant= on the body"
+        )
+    return {TENANT_ID: getattr(request, TENANT_ID), TENANT_SCHEMA: getattr(request, TENANT_SCHEMA)}
+
+
+def _stamp(signature: Any, ref: Mapping[str, Any]) -> None:
+    """Give a follow-up signature (chord body, link) a tenant unless it names one already."""
+    options = getattr(signature, "options", None)
+    if options is None or options.get("tenant") is not None:
+        return
+    headers = options.get("headers") or {}
+    if headers.get(TENANT_ID) is None:
+        options["headers"] = {**headers, **ref}  # a new dict, never shared
 
 
 class TenantTask(Task):
@@ -135,10 +153,11 @@ class TenantTask(Task):
     abstract = True
     #: Record a JobRun for each send (admin history, progress). Off for very hot tasks.
     track = True
-    #: Deliveries (including ones whose worker died) before a job is given up.
+    #: Attempts whose process died (lost) before the job is given up. Celery retries (errors
+    #: the task itself reported) are bounded separately, by max_retries.
     max_attempts = 3
     #: A tenant still provisioning: retry this many times with backoff before failing.
-    provisioning_max_retries = 6
+    provisioning_max_retries = 5
     autoretry_for = TRANSIENT_ERRORS
     retry_backoff = 2
     retry_backoff_max = 300
@@ -159,21 +178,49 @@ class TenantTask(Task):
         # A fresh dict on every send: a headers dict shared between sends once carried one
         # tenant's schema into another tenant's tasks (tenant-schemas-celery #170).
         headers = dict(options.pop("headers", None) or {})
-        ref = self._target_ref(tenant, headers)
+        context = _context_tenant_ref()
+        ref = self._target_ref(tenant, headers, context)
         headers.update(ref)
+        if options.get("chord") is not None and context is not None:
+            _stamp(options["chord"], context)
+        for key in ("link", "link_error"):
+            for signature in _as_list(options.get(key)):
+                _stamp(signature, ref)
         task_id = task_id or uuid()
         if self.track:
             self._record_queued(task_id, ref, args, kwargs, options)
+        if connection.in_atomic_block:
+            # Sent when the transaction commits: the worker must see what the sender wrote
+            # (the JobRun row included), and a rolled-back transaction sends nothing.
+            transaction.on_commit(
+                lambda: Task.apply_async(
+                    self, args, kwargs, task_id, *extra, headers=headers, **options
+                )
+            )
+            return self.AsyncResult(task_id)
         return super().apply_async(args, kwargs, task_id, *extra, headers=headers, **options)
 
     def _target_ref(
-        self, tenant: Tenant | Mapping[str, Any] | None, headers: dict[str, Any]
+        self,
+        tenant: Tenant | Mapping[str, Any] | None,
+        headers: dict[str, Any],
+        context: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         if tenant is not None:
             return _ref_from(tenant)
         if headers.get(TENANT_ID) is not None:
-            return _ref_from(headers)
-        ref = _sender_tenant_ref()
+            ref = _ref_from(headers)
+            if context is not None and context != ref:
+                # Headers are data (a schedule row, a stored signature): they may not point a
+                # task sent from one tenant's schema at another tenant.
+                raise TenantMismatch(
+                    f"{self.name}: headers name tenant {ref[TENANT_ID]} but it is sent from "
+                    f"schema {context[TENANT_SCHEMA]!r}; pass tenant= to send for another tenant."
+                )
+            return ref
+        if context is not None:
+            return context
+        ref = _running_task_ref()
         if ref is None:
             raise TenantMissing(
                 f"{self.name} is a tenant task: send it from a tenant context or pass tenant=."
@@ -222,22 +269,17 @@ class TenantTask(Task):
         return self._run_in(tenant, request, args, kwargs)
 
     def _defer_until_active(self, tenant: Tenant, request: Any) -> None:
-        waiting = TenantTaskError(f"tenant {tenant.slug} is still provisioning")
-        try:
-            retry = self.retry(
-                countdown=min(2**request.retries, 30),
-                max_retries=self.provisioning_max_retries,
-                exc=waiting,
-                throw=False,
-            )
-        except MaxRetriesExceededError:
+        if request.retries >= self.provisioning_max_retries:
             gave_up = TenantTaskError(f"tenant {tenant.slug} did not become active in time")
             if self.track:
                 jobs.jobrun_failed_before_start(task_id=request.id, exc=gave_up)
-            raise gave_up from None
+            raise gave_up
+        waiting = TenantTaskError(f"tenant {tenant.slug} is still provisioning")
         if self.track:
             jobs.jobrun_finished(task_id=request.id, state="retrying", exc=waiting)
-        raise retry
+        # Task.retry, not ours: the attempt is recorded above. No max_retries= here: Celery
+        # stores that on the task object, which every execution in the process shares.
+        raise Task.retry(self, countdown=min(2**request.retries, 30), exc=waiting)
 
     def _tenant_for_request(self, request: Any) -> Tenant:
         tenant_id = getattr(request, TENANT_ID, None)
@@ -256,7 +298,7 @@ class TenantTask(Task):
 
     def _run_in(self, tenant: Tenant, request: Any, args: Any, kwargs: Any) -> Any:
         if self.track:
-            decision = jobs.jobrun_started(
+            decision, request.jobrun_attempt = jobs.jobrun_started(
                 task_id=request.id, worker=request.hostname or socket.gethostname(),
                 max_attempts=self.max_attempts,
             )  # fmt: skip
@@ -268,11 +310,8 @@ class TenantTask(Task):
         try:
             tenant_task_started.send(sender=type(self), task=self, tenant=tenant)
             result = self.run(*args, **kwargs)
-        except Retry as exc:
-            self._record_end("retrying", exc=exc.exc or exc)
-            raise
-        except Ignore:
-            raise
+        except (Retry, Ignore):
+            raise  # a retry was recorded by retry() before the new message went out
         except Exception as exc:
             # SoftTimeLimitExceeded included. Not BaseException: a SystemExit means the process
             # is being killed (hard time limit, shutdown) and the worker's main process records
@@ -288,10 +327,21 @@ class TenantTask(Task):
         self._record_end("succeeded", result=result)
         return result
 
+    def retry(self, *args: Any, **kwargs: Any) -> Any:
+        # Record before Celery sends the new message: with a zero countdown another worker can
+        # start the next attempt before this one would otherwise have written "retrying".
+        if self.track and not self.request.called_directly:
+            reason = kwargs.get("exc") or TenantTaskError("retry requested")
+            self._record_end("retrying", exc=reason)
+        return super().retry(*args, **kwargs)
+
     def _record_end(self, state: str, **fields: Any) -> None:
         # JobRun exists only in public, so whichever schema is active the write lands there.
+        # Only the attempt this execution opened is closed: a late writer cannot overwrite the
+        # next attempt.
         if self.track:
-            jobs.jobrun_finished(task_id=self.request.id, state=state, **fields)
+            attempt = getattr(self.request, "jobrun_attempt", None)
+            jobs.jobrun_finished(task_id=self.request.id, state=state, attempt=attempt, **fields)
 
     def progress(self, done: int, total: int | None = None, message: str = "") -> None:
         """Report progress on the job's JobRun: at most one write a second, and always the
@@ -311,7 +361,9 @@ class PlatformTask(TenantTask):
 
     abstract = True
 
-    def _target_ref(self, tenant: Any, headers: dict[str, Any]) -> dict[str, Any]:
+    def _target_ref(
+        self, tenant: Any, headers: dict[str, Any], context: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         if tenant is not None:
             raise TenantTaskError(f"{self.name} is a platform task; it takes no tenant.")
         return {TENANT_ID: None, TENANT_SCHEMA: settings.PUBLIC_SCHEMA_NAME}
@@ -336,14 +388,14 @@ class TrackedRequest(Request):
             isinstance(exc, SystemExit | KeyboardInterrupt)
             or type(exc).__name__ == "WorkerLostError"
         )
-        result = super().on_failure(
-            exc_info, send_failed_event=send_failed_event, return_ok=return_ok
-        )
         if was_lost and getattr(self.task, "track", False) and not self._already_revoked:
+            # Before super(): it requeues the message, and the next attempt may start at once.
             jobs.jobrun_lost(
                 task_id=self.id, reason=f"worker process lost: {exc!r}"[:300], final=False
             )
-        return result
+        return super().on_failure(
+            exc_info, send_failed_event=send_failed_event, return_ok=return_ok
+        )
 
     def on_timeout(self, soft: bool, timeout: float) -> None:
         super().on_timeout(soft, timeout)
@@ -351,6 +403,12 @@ class TrackedRequest(Request):
             jobs.jobrun_lost(
                 task_id=self.id, reason=f"hard time limit ({timeout}s) exceeded", final=True
             )
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def _slug_for(ref: Mapping[str, Any]) -> str:
@@ -382,7 +440,7 @@ def task_enqueue(
     """Send once the current transaction commits (so the worker sees what the request wrote);
     the JobRun row is written now, in the same transaction. Returns the task id."""
     task_id = uuid()
-    ref = task._target_ref(tenant, {})
+    ref = task._target_ref(tenant, {}, _context_tenant_ref())
     if task.track:
         task._record_queued(task_id, ref, list(args), dict(kwargs or {}), options)
     send_tenant = (

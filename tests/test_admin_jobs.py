@@ -124,3 +124,15 @@ def test_the_operations_panel_shows_queues_workers_and_failures() -> None:
     assert "short" in page and "long" in page and "Messages waiting" in page
     assert "explode()" in page and "ValueError" in page
     assert "Last heartbeat" in page
+
+
+def test_revoke_refuses_a_running_job_terminate_is_needed() -> None:
+    client = staff_client("live-olga", OPERATORS)
+    result = slow.apply_async((2,), tenant=Tenant.objects.get(slug="acme"))
+    run = wait_for_state(result.id, "running")
+    response = client.post(
+        "/admin/backoffice/jobrun/", {"action": "revoke", "_selected_action": [run.pk]}, follow=True
+    )
+    assert "terminate it to stop it" in response.content.decode()
+    result.get(timeout=20)
+    assert wait_for_state(result.id, "succeeded").state == "succeeded"

@@ -146,3 +146,42 @@ def test_non_staff_cannot_enter_the_admin(public_client: Client, alice: User) ->
     public_client.force_login(alice)
     response = public_client.get("/admin/tenants/tenant/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_an_operator_cannot_make_themselves_superuser(
+    operator_client: Client, operator: User
+) -> None:
+    page = operator_client.get(f"/admin/accounts/user/{operator.pk}/change/")
+    # Their own account is staff: only a superuser may change staff accounts.
+    assert page.status_code == 200 and 'name="is_superuser"' not in page.content.decode()
+    operator_client.post(
+        f"/admin/accounts/user/{operator.pk}/change/",
+        {"username": operator.username, "email": operator.email, "is_superuser": "on",
+         "is_staff": "on", "is_active": "on", "memberships-TOTAL_FORMS": "0",
+         "memberships-INITIAL_FORMS": "0", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"},
+    )  # fmt: skip
+    operator.refresh_from_db()
+    assert not operator.is_superuser
+
+
+def test_an_operator_cannot_take_over_a_staff_account(
+    operator_client: Client, viewer: User
+) -> None:
+    response = operator_client.post(
+        f"/admin/accounts/user/{viewer.pk}/password/",
+        {"password1": "Taken-over-123", "password2": "Taken-over-123", "usable_password": "true"},
+    )
+    assert response.status_code == 403
+    viewer.refresh_from_db()
+    assert not viewer.check_password("Taken-over-123")
+
+
+def test_an_operator_manages_tenant_users(operator_client: Client, alice: User) -> None:
+    page = operator_client.get(f"/admin/accounts/user/{alice.pk}/change/")
+    body = page.content.decode()
+    assert page.status_code == 200 and 'name="email"' in body and 'name="is_superuser"' not in body
+
+
+def test_staff_sign_out_of_the_platform_admin(operator_client: Client) -> None:
+    assert operator_client.post("/admin/logout/").status_code == 200
+    assert operator_client.get("/admin/").status_code == 302

@@ -128,7 +128,7 @@ def test_a_job_whose_attempts_keep_dying_is_given_up() -> None:
     jobs.jobrun_queued(task_id="t-dying", task_name="x", tenant_id=None, tenant_slug="",
                        schema_name="public", args=[], kwargs={})  # fmt: skip
     decisions = [
-        jobs.jobrun_started(task_id="t-dying", worker="w", max_attempts=3) for _ in range(4)
+        jobs.jobrun_started(task_id="t-dying", worker="w", max_attempts=3)[0] for _ in range(4)
     ]
     assert decisions == ["run", "run", "run", "give_up"]
     run = JobRun.objects.get(task_id="t-dying")

@@ -161,3 +161,26 @@ def test_json_of_audit_entry_is_plain(operator_client: Client) -> None:
     entry = AuditEntry.objects.get(action="tenant_admin.enter")
     assert json.loads(json.dumps(entry.detail)) == {}
     assert entry.tenant_slug == "globex" and entry.ip_address == "127.0.0.1"
+
+
+def test_signing_out_from_a_tenant_admin_ends_the_staff_session(operator_client: Client) -> None:
+    operator_client.get("/admin/t/acme/")
+    key = operator_client.cookies["sessionid"].value
+    response = operator_client.post("/admin/t/acme/logout/")
+    assert response.status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM public.django_session WHERE session_key = %s", [key])
+        assert cursor.fetchone() == (0,)
+        cursor.execute("SELECT count(*) FROM acme.django_session")
+        assert cursor.fetchone() == (0,)
+    assert operator_client.get("/admin/").status_code == 302
+
+
+def test_an_archived_tenants_admin_is_read_only(operator_client: Client, acme: Tenant) -> None:
+    task = _task("acme", "acme-archived")
+    Tenant.objects.filter(pk=acme.pk).update(status="archived")
+    url = f"/admin/t/acme/django_celery_beat/periodictask/{task.pk}/change/"
+    assert operator_client.get(url).status_code == 200
+    assert operator_client.post(url, {"name": "changed"}).status_code == 403
+    assert "acme-archived" in _task_names("acme")
+    assert AuditEntry.objects.filter(action="denied", tenant_slug="acme").exists()

@@ -146,9 +146,38 @@ def test_sign_in_is_throttled_after_repeated_failures(alice: User) -> None:
         sign_in("acme.localhost", "alice", "wrong")
     _, body = sign_in("acme.localhost", "alice")  # right password, but throttled
     assert "Too many failed sign-in attempts" in body
-    # Another tenant's counter for the same name is separate.
-    _, other = sign_in("globex.localhost", "alice", "wrong")
-    assert "Too many" not in other
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3)
+def test_look_alike_spellings_and_other_tenants_share_one_budget(carol: User) -> None:
+    # NFKC folds the fullwidth spelling below to "carol", as the sign-in form does.
+    sign_in("acme.localhost", "ｃａｒｏｌ", "wrong")
+    sign_in("acme.localhost", "CAROL", "wrong")
+    sign_in("globex.localhost", "carol", "wrong")
+    _, body = sign_in("globex.localhost", "carol")
+    assert "Too many failed sign-in attempts" in body
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3)
+def test_a_successful_sign_in_clears_the_count(alice: User) -> None:
+    for _ in range(2):
+        sign_in("acme.localhost", "alice", "wrong")
+    assert sign_in("acme.localhost", "alice")[1] == "/"
+    for _ in range(2):
+        sign_in("acme.localhost", "alice", "wrong")
+    assert sign_in("acme.localhost", "alice")[1] == "/"
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_the_client_ip_comes_from_the_trusted_proxy_only() -> None:
+    from django.test import RequestFactory
+
+    from portal.throttle import client_ip
+
+    request = RequestFactory().get(
+        "/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9", REMOTE_ADDR="10.0.0.1"
+    )
+    assert client_ip(request) == "203.0.113.9"
 
 
 def test_no_admin_on_tenant_domains(alice: User) -> None:

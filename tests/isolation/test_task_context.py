@@ -62,3 +62,14 @@ def test_request_code_enqueues_on_commit(django_capture_on_commit_callbacks: Any
         # The row is there (same transaction), the message is not sent yet.
         assert JobRun.objects.get(task_id=task_id).state == "queued"
     assert len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_a_send_inside_a_transaction_waits_for_the_commit(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    acme = Tenant.objects.get(slug="acme")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        result = record_schema.apply_async((2,), tenant=acme)
+        assert JobRun.objects.get(task_id=result.id).state == "queued"
+    assert len(callbacks) == 1  # the message goes out only if the transaction commits

@@ -99,3 +99,32 @@ def test_interleaved_tenant_and_public_tasks_never_leak(django_db_blocker: Any) 
         assert a.get(timeout=WAIT) == {"schema": "acme", "markers": [71]}
         assert p.get(timeout=WAIT) == {"schema": "public", "markers": []}
         assert b.get(timeout=WAIT) == {"schema": "globex", "markers": [72]}
+
+
+def test_headers_cannot_point_a_task_at_another_tenant() -> None:
+    from tenants.task_base import TenantMismatch
+
+    with schema_context("acme"), pytest.raises(TenantMismatch):
+        record_schema.apply_async((81,), headers=tenant_ref(globex()))
+    with schema_context("acme"):  # the same headers with an explicit tenant= are a decision
+        assert (
+            record_schema.apply_async((0,), tenant=globex()).get(timeout=WAIT)["schema"] == "globex"
+        )
+
+
+def test_a_chord_over_several_tenants_needs_an_explicit_body_tenant() -> None:
+    from backoffice.models import JobRun
+    from tests.isolation.test_task_refusals import markers_everywhere
+
+    header = [record_schema.s(91).set(tenant=tenant_ref(acme())),
+              record_schema.s(92).set(tenant=tenant_ref(globex()))]  # fmt: skip
+    orphan = chord(header)(collect.s())
+    with pytest.raises(Exception, match="chord's body has no tenant"):
+        orphan.get(timeout=WAIT)
+    assert markers_everywhere() == {"public": 0, "acme": 1, "globex": 1}
+    chosen = chord([record_schema.s(93).set(tenant=tenant_ref(acme())),
+                    record_schema.s(94).set(tenant=tenant_ref(globex()))])(collect.s().set(tenant=tenant_ref(globex())))  # fmt: skip
+    assert chosen.get(timeout=WAIT) == {"schema": "globex", "header_schemas": ["acme", "globex"]}
+    assert JobRun.objects.filter(
+        task_name="tests.worker_tasks.collect", tenant_slug="globex"
+    ).exists()
