@@ -74,10 +74,16 @@ class TenantAdminScopeMiddleware:
         user = request.user
         if user.is_authenticated:
             user.get_all_permissions()  # fill the permission caches while in public
-        if tenant.status == Tenant.Status.ARCHIVED and request.method not in (
-            "GET",
-            "HEAD",
-            "OPTIONS",
+        signing_out = request.path_info.endswith("/logout/")
+        if (
+            tenant.status == Tenant.Status.ARCHIVED
+            and not signing_out
+            and request.method
+            not in (
+                "GET",
+                "HEAD",
+                "OPTIONS",
+            )
         ):
             # An archived tenant is kept read-only: staff may look, nobody may change it.
             if user.is_authenticated:

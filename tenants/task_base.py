@@ -189,9 +189,12 @@ class TenantTask(Task):
         task_id = task_id or uuid()
         if self.track:
             self._record_queued(task_id, ref, args, kwargs, options)
-        if connection.in_atomic_block:
+        resending_self = task_id is not None and task_id == self.request.id
+        if connection.in_atomic_block and not resending_self:
             # Sent when the transaction commits: the worker must see what the sender wrote
-            # (the JobRun row included), and a rolled-back transaction sends nothing.
+            # (the JobRun row included), and a rolled-back transaction sends nothing. Not a
+            # retry (a resend of the running task): the Retry exception rolls the transaction
+            # back, and a retry held for its commit would never be sent.
             transaction.on_commit(
                 lambda: Task.apply_async(
                     self, args, kwargs, task_id, *extra, headers=headers, **options
@@ -310,8 +313,12 @@ class TenantTask(Task):
         try:
             tenant_task_started.send(sender=type(self), task=self, tenant=tenant)
             result = self.run(*args, **kwargs)
-        except (Retry, Ignore):
-            raise  # a retry was recorded by retry() before the new message went out
+        except Retry as exc:
+            if getattr(request, "retry_unrecorded", False):
+                self._record_end("retrying", exc=exc.exc or exc)
+            raise
+        except Ignore:
+            raise
         except Exception as exc:
             # SoftTimeLimitExceeded included. Not BaseException: a SystemExit means the process
             # is being killed (hard time limit, shutdown) and the worker's main process records
@@ -331,8 +338,13 @@ class TenantTask(Task):
         # Record before Celery sends the new message: with a zero countdown another worker can
         # start the next attempt before this one would otherwise have written "retrying".
         if self.track and not self.request.called_directly:
-            reason = kwargs.get("exc") or TenantTaskError("retry requested")
-            self._record_end("retrying", exc=reason)
+            if connection.in_atomic_block:
+                # A write now would be rolled back with the task's transaction by the Retry
+                # exception itself: recorded once the exception has left the transaction.
+                self.request.retry_unrecorded = True
+            else:
+                reason = kwargs.get("exc") or TenantTaskError("retry requested")
+                self._record_end("retrying", exc=reason)
         return super().retry(*args, **kwargs)
 
     def _record_end(self, state: str, **fields: Any) -> None:

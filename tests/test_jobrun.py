@@ -180,3 +180,14 @@ def test_large_arguments_are_capped() -> None:
                        schema_name="public", args=["x" * 50_000], kwargs={})  # fmt: skip
     run = JobRun.objects.get(task_id="t-big")
     assert run.arguments_truncated and len(str(run.args)) < 20_000
+
+
+@worker
+def test_a_retry_asked_for_inside_a_transaction_is_still_sent() -> None:
+    from tests.worker_tasks import retry_inside_atomic
+
+    result = retry_inside_atomic.apply_async((7,), tenant=Tenant.objects.get(slug="acme"))
+    # The first attempt's row was rolled back with its transaction; the retry wrote one.
+    assert result.get(timeout=WAIT) == {"schema": "acme", "markers": [7]}
+    run = wait_for_state(result.id, "succeeded")
+    assert run.attempt == 2 and [a["state"] for a in run.attempts] == ["retrying"]

@@ -98,3 +98,15 @@ def ignores_soft_limit(self: Any) -> None:
             time.sleep(0.1)
         except SoftTimeLimitExceeded:
             pass
+
+
+@tenant_task()
+def retry_inside_atomic(self: Any, marker: int) -> dict[str, Any]:
+    """Asks for a retry from inside a transaction: the retry must still be sent."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        IntervalSchedule.objects.create(every=marker, period="days")
+        if self.request.retries == 0:
+            raise self.retry(countdown=0.2)
+    return {"schema": connection.schema_name, "markers": _visible_markers()}
