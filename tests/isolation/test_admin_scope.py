@@ -184,3 +184,28 @@ def test_an_archived_tenants_admin_is_read_only(operator_client: Client, acme: T
     assert operator_client.post(url, {"name": "changed"}).status_code == 403
     assert "acme-archived" in _task_names("acme")
     assert AuditEntry.objects.filter(action="denied", tenant_slug="acme").exists()
+
+
+def test_history_shows_this_tenants_entries_for_an_id_that_repeats_across_schemas(
+    operator_client: Client,
+) -> None:
+    from django.contrib.admin.models import LogEntry
+
+    mine, theirs = _task("acme", "acme-hist"), _task("globex", "globex-hist")
+    with schema_context("globex"):  # each schema numbers its own rows: give both the same id
+        PeriodicTask.objects.filter(pk=theirs.pk).update(id=mine.pk)
+        theirs = PeriodicTask.objects.get(pk=mine.pk)
+    for slug, task in (("acme", mine), ("globex", theirs)):
+        form = {
+            "name": f"{slug}-renamed", "task": "demo.task", "enabled": "on",
+            "interval": task.interval_id, "args": "[]", "kwargs": "{}", "headers": "{}",
+            "description": "", "priority": "", "queue": "", "exchange": "", "routing_key": "",
+            "expire_seconds": "", "start_time_0": "", "start_time_1": "", "regtask": "",
+        }  # fmt: skip
+        url = f"/admin/t/{slug}/django_celery_beat/periodictask/{task.pk}/change/"
+        assert operator_client.post(url, form).status_code == 302
+    body = operator_client.get(
+        f"/admin/t/acme/django_celery_beat/periodictask/{mine.pk}/history/"
+    ).content.decode()
+    assert body.count("<td>change</td>") == 1
+    assert not LogEntry.objects.exists()  # the audit log replaces Django's LogEntry
