@@ -218,7 +218,7 @@ CELERY_BEAT_SCHEDULE = {
     "jobruns-reap": {"task": "backoffice.tasks.jobruns_reap_task", "schedule": 60.0},
     "jobruns-prune": {"task": "backoffice.tasks.jobruns_prune_task", "schedule": 3600.0},
 }
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "tenants.beat:TenantScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 LOGGING = {

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class TenantsConfig(AppConfig):
     name = "tenants"
     verbose_name = "Tenants"
+
+    def ready(self) -> None:
+        from tenants import beat_signals
+
+        beat_signals.connect()

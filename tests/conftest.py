@@ -158,6 +158,9 @@ def _live_cleanup() -> None:
     with connection.cursor() as cursor:
         for schema in ("acme", "globex", "public"):
             cursor.execute(
+                f"DELETE FROM {schema}.django_celery_beat_periodictask WHERE name LIKE 'beat-%%'"
+            )
+            cursor.execute(
                 f"DELETE FROM {schema}.django_celery_beat_intervalschedule WHERE period = 'days'"
             )
     JobRun.objects.all().delete()

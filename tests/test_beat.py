@@ -1,0 +1,116 @@
+"""The tenant-aware beat scheduler, driven tick by tick against the real database, Redis and an
+in-thread worker. Issue 4 builds on this (time zones, stagger, singleton, admin)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_tenants.utils import schema_context
+
+from saas.celery import app
+from tenants.beat import TenantScheduler
+from tenants.models import Tenant
+from tenants.services import tenant_status_set
+
+pytestmark = pytest.mark.usefixtures("live_db", "celery_worker")
+
+
+def periodic(
+    schema: str, name: str, marker: int, task: str = "tests.worker_tasks.record_schema"
+) -> PeriodicTask:
+    with schema_context(schema):
+        every = IntervalSchedule.objects.create(every=1, period="days")
+        return PeriodicTask.objects.create(
+            name=name, task=task, interval=every, args=f"[{marker}]",
+            last_run_at=timezone.now() - dt.timedelta(days=2),
+        )  # fmt: skip
+
+
+def markers(schema: str) -> list[int]:
+    with schema_context(schema):
+        return sorted(
+            IntervalSchedule.objects.filter(period="days", every__gt=1).values_list(
+                "every", flat=True
+            )
+        )
+
+
+def scheduler() -> TenantScheduler:
+    return TenantScheduler(app=app)
+
+
+def tenant_keys(s: TenantScheduler) -> set[str]:
+    return {k for k in s.schedule if ":" in k}
+
+
+def test_the_same_name_in_two_tenants_is_two_entries_each_run_in_its_schema() -> None:
+    acme_task = periodic("acme", "beat-nightly", 11)
+    periodic("globex", "beat-nightly", 22)
+    s = scheduler()
+    assert tenant_keys(s) == {"acme:beat-nightly", "globex:beat-nightly"}
+    for _ in range(10):
+        s.tick()
+    s.sync()
+    deadline = time.monotonic() + 20
+    while (markers("acme"), markers("globex")) != ([11], [22]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (markers("acme"), markers("globex")) == ([11], [22])
+    with schema_context("acme"):
+        row = PeriodicTask.objects.get(pk=acme_task.pk)
+        assert row.total_run_count == 1 and row.last_run_at > timezone.now() - dt.timedelta(
+            minutes=1
+        )
+    with schema_context("public"):
+        assert not PeriodicTask.objects.filter(name="beat-nightly").exists()
+
+
+def test_an_idle_tick_costs_one_query_and_a_change_reloads_one_tenant() -> None:
+    periodic("acme", "beat-a", 0)
+    s = scheduler()
+    assert tenant_keys(s) == {"acme:beat-a"}
+    acme_entry = s.schedule["acme:beat-a"]
+    with CaptureQueriesContext(connection) as idle:
+        assert "acme:beat-a" in s.schedule
+    assert len(idle.captured_queries) == 1
+    periodic("globex", "beat-g", 0)
+    keys = tenant_keys(s)
+    assert keys == {"acme:beat-a", "globex:beat-g"}
+    assert s.schedule["acme:beat-a"] is acme_entry  # acme was not reloaded
+
+
+def test_inactive_tenants_have_no_entries_and_return_when_active() -> None:
+    periodic("globex", "beat-g", 0)
+    s = scheduler()
+    globex = Tenant.objects.get(slug="globex")
+    tenant_status_set(tenant=globex, status="suspended")
+    assert tenant_keys(s) == set()
+    tenant_status_set(tenant=globex, status="active")
+    assert tenant_keys(s) == {"globex:beat-g"}
+
+
+def test_a_tenant_schedule_may_only_name_a_tenant_task() -> None:
+    periodic("acme", "beat-platform", 0, task="backoffice.tasks.jobruns_prune_task")
+    periodic("acme", "beat-ok", 0)
+    assert tenant_keys(scheduler()) == {"acme:beat-ok"}
+
+
+def test_each_tick_writes_the_heartbeat_that_healthz_reports() -> None:
+    import redis
+    from django.conf import settings
+
+    from saas.health import BEAT_HEARTBEAT_KEY
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete(BEAT_HEARTBEAT_KEY)
+    scheduler().tick()
+    beat: Any = client.get(BEAT_HEARTBEAT_KEY)
+    assert beat is not None and dt.datetime.fromisoformat(
+        beat.decode()
+    ) > timezone.now() - dt.timedelta(minutes=1)
