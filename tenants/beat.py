@@ -68,6 +68,7 @@ class TenantScheduler(DatabaseScheduler):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._last_change_id = 0
+        self._checked_this_tick = False
         super().__init__(*args, **kwargs)
 
     # -- loading ----------------------------------------------------------------------------
@@ -150,12 +151,17 @@ class TenantScheduler(DatabaseScheduler):
             self._initial_read = False
             self._schedule = self.all_as_schedule()
             self._heap = None
-        else:
+        elif not self._checked_this_tick:
+            # Celery's tick reads `schedule` more than once: look for changes once per tick.
+            self._checked_this_tick = True
             self.schedule_changed()
         return self._schedule
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
+        """One query (the change log) and one Redis command (the heartbeat) when idle."""
+        self._checked_this_tick = False
         interval = super().tick(*args, **kwargs)
+        self._checked_this_tick = False
         self._heartbeat()
         return interval
 
