@@ -219,6 +219,8 @@ CELERY_BEAT_SCHEDULE = {
     "jobruns-prune": {"task": "backoffice.tasks.jobruns_prune_task", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULER = "tenants.beat:TenantScheduler"
+# The beat leader's lock lives this long unless renewed; a standby takes over within about that.
+BEAT_LOCK_TTL_S = env_int("BEAT_LOCK_TTL_S", 20, minimum=3)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 LOGGING = {

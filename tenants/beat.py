@@ -11,6 +11,9 @@ schemas they name. Only active tenants have entries.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from typing import Any
 
 import redis
@@ -25,6 +28,18 @@ from tenants.models import ScheduleChange, Tenant
 
 logger = logging.getLogger(__name__)
 PUBLIC = "public"
+LEADER_KEY = "saas:beat:leader"
+SENT_KEY = "saas:beat:sent:{key}:{due}"
+
+# Renew the lock and write the heartbeat in one command, only while we hold the lock.
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+  redis.call('set', KEYS[2], ARGV[3], 'EX', 300)
+  return 1
+end
+return 0
+"""
 
 
 def schedules_changed(schema_name: str) -> None:
@@ -69,6 +84,10 @@ class TenantScheduler(DatabaseScheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._last_change_id = 0
         self._checked_this_tick = False
+        self._token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._leader = False
+        self._redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        self._renew = self._redis.register_script(_RENEW)
         super().__init__(*args, **kwargs)
 
     # -- loading ----------------------------------------------------------------------------
@@ -157,21 +176,74 @@ class TenantScheduler(DatabaseScheduler):
             self.schedule_changed()
         return self._schedule
 
+    # -- one leader, standbys ready to take over -----------------------------------------------
+    def _hold_leadership(self) -> bool:
+        """Renew the lock (and write the heartbeat) if we hold it, else try to take it."""
+        ttl_ms = settings.BEAT_LOCK_TTL_S * 1000
+        try:
+            if self._leader and self._renew(
+                keys=[LEADER_KEY, BEAT_HEARTBEAT_KEY],
+                args=[self._token, ttl_ms, timezone.now().isoformat()],
+            ):
+                return True
+            if self._leader:
+                logger.warning("beat: lost leadership; standing by")
+                self._leader = False
+            if self._redis.set(LEADER_KEY, self._token, nx=True, px=ttl_ms):
+                logger.info("beat: %s is the leader", self._token)
+                self._leader = True
+                # Start from the database: the previous leader's unsynced run state is lost,
+                # and the per-due-run guard stops a second send of anything it already sent.
+                self._initial_read = True
+                self._heap = None
+                self._renew(
+                    keys=[LEADER_KEY, BEAT_HEARTBEAT_KEY],
+                    args=[self._token, ttl_ms, timezone.now().isoformat()],
+                )
+                return True
+        except redis.RedisError:
+            logger.warning("beat: Redis unreachable; not sending")
+            self._leader = False
+        return False
+
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        """One query (the change log) and one Redis command (the heartbeat) when idle."""
+        """Leader, idle: one query (the change log) and one Redis command (lock + heartbeat)."""
+        if not self._hold_leadership():
+            return min(5.0, settings.BEAT_LOCK_TTL_S / 3)
         self._checked_this_tick = False
         interval = super().tick(*args, **kwargs)
         self._checked_this_tick = False
-        self._heartbeat()
-        return interval
+        return min(interval, settings.BEAT_LOCK_TTL_S / 3)
 
-    def _heartbeat(self) -> None:
+    def apply_entry(self, entry: TenantEntry, producer: Any = None) -> None:
+        # Ownership checked before each send: a leader that stalled past its lock must not send.
         try:
-            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1).set(
-                BEAT_HEARTBEAT_KEY, timezone.now().isoformat(), ex=300
-            )
+            if self._redis.get(LEADER_KEY) != self._token.encode():
+                self._leader = False
+                return
+            due = self._due_at(entry)
+            # The same due run of an entry is sent once, whoever is the leader.
+            if not self._redis.set(
+                SENT_KEY.format(key=entry.key, due=due), self._token, nx=True, ex=86400
+            ):
+                logger.info("beat: %s due at %s was already sent", entry.key, due)
+                return
         except redis.RedisError:
-            logger.warning("beat: could not write the heartbeat")
+            logger.warning("beat: Redis unreachable; %s not sent", entry.key)
+            return
+        super().apply_entry(entry, producer=producer)
+
+    @staticmethod
+    def _due_at(entry: TenantEntry) -> str:
+        # remaining_estimate() is "next run after last_run_at" minus now: adding now back gives
+        # the run's own time, the same in every beat process.
+        now = entry._default_now()
+        last = entry.last_run_at
+        try:
+            due = now + entry.schedule.remaining_estimate(last)
+        except (AttributeError, TypeError):
+            due = last
+        return due.replace(microsecond=0).isoformat()
 
 
 __all__ = ["TenantScheduler", "schedules_changed"]

@@ -160,6 +160,7 @@ def _live_cleanup() -> None:
             cursor.execute(
                 f"DELETE FROM {schema}.django_celery_beat_periodictask WHERE name LIKE 'beat-%%'"
             )
+            cursor.execute(f"DELETE FROM {schema}.django_celery_beat_clockedschedule")
             cursor.execute(
                 f"DELETE FROM {schema}.django_celery_beat_intervalschedule WHERE period = 'days'"
             )

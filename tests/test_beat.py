@@ -47,6 +47,12 @@ def markers(schema: str) -> list[int]:
 
 
 def scheduler() -> TenantScheduler:
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter("saas:beat:*"):  # earlier tests' leader lock and send guards
+        client.delete(key)
     return TenantScheduler(app=app)
 
 
@@ -144,7 +150,7 @@ def test_an_idle_tick_is_one_statement_and_one_redis_command() -> None:
     finally:
         redis.Redis.execute_command = original  # type: ignore[method-assign]
     assert len(queries.captured_queries) == 1, [q["sql"] for q in queries.captured_queries]
-    assert commands == ["SET"]
+    assert commands == ["EVALSHA"]  # lock renewal and heartbeat, in one script
 
 
 def test_run_now_in_a_tenant_admin_lands_on_the_job_and_runs_there() -> None:
@@ -171,3 +177,31 @@ def test_run_now_in_a_tenant_admin_lands_on_the_job_and_runs_there() -> None:
     assert response["Location"] == f"/admin/backoffice/jobrun/{run.pk}/change/"
     assert wait_for_state(run.task_id, "succeeded").result_summary["schema"] == "acme"
     assert (markers("acme"), markers("globex")) == ([33], [])
+
+
+def test_a_standby_takes_over_and_never_resends_a_due_run(settings: Any) -> None:
+    import redis
+
+    from tenants.beat import LEADER_KEY
+
+    settings.BEAT_LOCK_TTL_S = 3
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    periodic("acme", "beat-once", 44)  # due now
+    leader, standby = scheduler(), TenantScheduler(app=app)
+    for _ in range(5):
+        leader.tick()  # sends beat-once; its run state is not synced to the database yet
+    assert standby.tick() > 0 and not standby._leader  # stands by, sends nothing
+    deadline = time.monotonic() + 20
+    while markers("acme") != [44] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert markers("acme") == [44]
+
+    client.delete(LEADER_KEY)  # the leader dies (its lock expires)
+    for _ in range(5):
+        standby.tick()
+    assert standby._leader
+    time.sleep(1)
+    # The new leader read the old last_run_at from the database, so beat-once looked due again:
+    # the per-(schema, entry, due time) guard stopped the second send.
+    assert markers("acme") == [44]
+    assert leader.tick() > 0 and not leader._leader  # the old leader, back, stands by
