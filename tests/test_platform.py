@@ -60,7 +60,7 @@ def test_env_int_refuses_nonsense_and_below_minimum(monkeypatch: pytest.MonkeyPa
         env.env_int("SOME_INT", 1, minimum=1)
 
 
-def worker_database_url_is_parsed_and_checked() -> None:
+def test_database_url_is_parsed_and_checked() -> None:
     db = env.database_from_url("postgres://u:p%40ss@h:5433/name")
     assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
         "u",
