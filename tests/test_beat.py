@@ -205,3 +205,19 @@ def test_a_standby_takes_over_and_never_resends_a_due_run(settings: Any) -> None
     # the per-(schema, entry, due time) guard stopped the second send.
     assert markers("acme") == [44]
     assert leader.tick() > 0 and not leader._leader  # the old leader, back, stands by
+
+
+def test_a_clean_stop_hands_leadership_over_at_once() -> None:
+    import redis
+    from django.conf import settings
+
+    from tenants.beat import LEADER_KEY
+
+    first = scheduler()
+    first.tick()
+    assert first._leader
+    first.close()
+    assert redis.Redis.from_url(settings.REDIS_URL).get(LEADER_KEY) is None
+    second = TenantScheduler(app=app)
+    second.tick()
+    assert second._leader
