@@ -115,17 +115,15 @@ class PeriodicTaskAdmin(AuditedAdminMixin, beat_admin.PeriodicTaskAdmin):
         import json
 
         from saas.celery import app
-        from tenants.task_base import PlatformTask, TenantTask, task_enqueue
+        from tenants.task_base import PlatformTask, is_tenant_task, task_enqueue
 
         tenant = getattr(request, "admin_tenant", None)
         task_ids = []
         for periodic in queryset:
             task = app.tasks.get(periodic.task)
             # In a tenant's admin only tenant tasks, in the platform admin only platform tasks.
-            expected = TenantTask if tenant is not None else PlatformTask
-            if not isinstance(task, expected) or (
-                tenant is not None and isinstance(task, PlatformTask)
-            ):
+            allowed = is_tenant_task(task) if tenant is not None else isinstance(task, PlatformTask)
+            if not allowed:
                 self.message_user(
                     request, f"{periodic.name}: {periodic.task} cannot run here.", messages.ERROR
                 )
@@ -133,11 +131,7 @@ class PeriodicTaskAdmin(AuditedAdminMixin, beat_admin.PeriodicTaskAdmin):
             args, kwargs = json.loads(periodic.args or "[]"), json.loads(periodic.kwargs or "{}")
             task_ids.append(task_enqueue(task, tenant=tenant, args=args, kwargs=kwargs))
             audit_record_request(request, action="schedule.run_now", obj=periodic)
-        if len(task_ids) == 1:
-            return HttpResponseRedirect(jobrun_admin_url(task_ids[0]))
-        if task_ids:
-            self.message_user(request, f"{len(task_ids)} jobs queued.", messages.SUCCESS)
-        return None
+        return jobs_started_response(self, request, task_ids)
 
 
 class CrontabScheduleAdmin(AuditedAdminMixin, beat_admin.CrontabScheduleAdmin):
@@ -169,6 +163,19 @@ def jobrun_admin_url(task_id: str) -> str:
     """Where an admin "run now" lands: the JobRun page of the job it started."""
     run = JobRun.objects.get(task_id=task_id)
     return reverse("admin:backoffice_jobrun_change", args=[run.pk], current_app="admin")
+
+
+def jobs_started_response(
+    model_admin: admin.ModelAdmin, request: HttpRequest, task_ids: list[str]
+) -> HttpResponseRedirect | None:
+    """After an admin action that started jobs: one job lands on its JobRun page, several on
+    the job history with a message."""
+    if len(task_ids) == 1:
+        return HttpResponseRedirect(jobrun_admin_url(task_ids[0]))
+    if not task_ids:
+        return None
+    model_admin.message_user(request, f"{len(task_ids)} jobs queued.", messages.SUCCESS)
+    return HttpResponseRedirect(reverse("admin:backoffice_jobrun_changelist", current_app="admin"))
 
 
 class TenantSlugFilter(admin.SimpleListFilter):
@@ -271,11 +278,7 @@ class JobRunAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{run}: {exc}", messages.ERROR)
                 continue
             audit_record_request(request, action="job.retry", tenant=_tenant_of(run), obj=run)
-        if len(new_ids) == 1:
-            return HttpResponseRedirect(jobrun_admin_url(new_ids[0]))
-        if new_ids:
-            self.message_user(request, f"{len(new_ids)} jobs sent again.", messages.SUCCESS)
-        return None
+        return jobs_started_response(self, request, new_ids)
 
     def _revoke(self, request: HttpRequest, queryset: QuerySet[JobRun], terminate: bool) -> None:
         for run in queryset:

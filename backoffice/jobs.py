@@ -1,6 +1,6 @@
 """JobRun bookkeeping: what the tenant task base and the worker's main process call.
 
-Every function here writes one UPDATE or INSERT at most, keyed by task id, and is safe to call
+Each bookkeeping function writes one UPDATE or INSERT, keyed by task id, and is safe to call
 twice (a redelivered message, a reaper racing a late worker): transitions are conditional
 `update()`s that only apply from the states they expect.
 """
@@ -211,9 +211,9 @@ class JobRunRefused(ValueError):
 
 def jobrun_retry(*, run: JobRun) -> str:
     """Send the same task again, for the same tenant and arguments, as a new job linked to the
-    old one. Sent on commit. Returns the new task id."""
+    old one (inside a transaction, on its commit: see TenantTask.apply_async). Returns the new
+    task id."""
     from celery.utils import uuid
-    from django.db import transaction
 
     from saas.celery import app
 
@@ -231,7 +231,7 @@ def jobrun_retry(*, run: JobRun) -> str:
     options: dict[str, Any] = {}
     if run.tenant_id is not None:
         options["tenant"] = {"tenant_id": run.tenant_id, "tenant_schema": run.schema_name}
-    transaction.on_commit(lambda: task.apply_async(run.args, run.kwargs, new_id, **options))
+    task.apply_async(run.args, run.kwargs, new_id, **options)
     return new_id
 
 

@@ -43,11 +43,3 @@ def _roles_after_migrate(sender: Any, **kwargs: Any) -> None:
     # Only the public schema has auth tables; tenant migrations emit post_migrate too.
     if sender.name == "backoffice" and connection.schema_name == "public":
         staff_roles_sync()
-
-
-def user_is_operator(user: Any) -> bool:
-    return bool(
-        user.is_active
-        and user.is_staff
-        and (user.is_superuser or user.groups.filter(name=OPERATORS).exists())
-    )

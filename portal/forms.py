@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from accounts.models import User
 from portal.throttle import client_ip, login_attempt_allowed, login_succeeded
 from tenants.models import Membership, Tenant
+from tenants.services import user_is_member
 
 
 class TenantAuthenticationForm(AuthenticationForm):
@@ -39,10 +40,7 @@ class TenantAuthenticationForm(AuthenticationForm):
 
     def confirm_login_allowed(self, user: Any) -> None:
         super().confirm_login_allowed(user)
-        if (
-            not self.tenant.is_active
-            or not Membership.objects.filter(user=user, tenant=self.tenant).exists()
-        ):
+        if not self.tenant.is_active or not user_is_member(user=user, tenant=self.tenant):
             raise self.get_invalid_login_error()
 
 

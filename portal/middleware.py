@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
-from tenants.models import Membership
+from tenants.services import user_is_member
 
 _OPEN_PATHS = ("/healthz",)
 
@@ -34,10 +34,7 @@ class TenantAccessMiddleware:
                 request, "portal/unavailable.html", {"tenant": tenant}, status=403
             )
             return response.render()
-        if (
-            request.user.is_authenticated
-            and not Membership.objects.filter(user_id=request.user.pk, tenant=tenant).exists()
-        ):
+        if request.user.is_authenticated and not user_is_member(user=request.user, tenant=tenant):
             logout(request)
             return redirect(settings.LOGIN_URL)
         return self.get_response(request)

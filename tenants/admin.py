@@ -9,10 +9,9 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponseRedirect
-from django.urls import reverse
 from django.utils.html import format_html
 
-from backoffice.admin import jobrun_admin_url
+from backoffice.admin import jobs_started_response
 from backoffice.admin_base import AuditedAdminMixin
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site
@@ -149,10 +148,7 @@ class TenantAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 request, action=f"job.start:{task.name}", tenant=tenant, obj=tenant
             )
             task_ids.append(task_id)
-        if len(task_ids) == 1:
-            return HttpResponseRedirect(jobrun_admin_url(task_ids[0]))
-        self.message_user(request, f"{len(task_ids)} jobs queued.", messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:backoffice_jobrun_changelist"))
+        return jobs_started_response(self, request, task_ids)
 
     @admin.action(
         description="Job: re-apply default rows (missing ones only)", permissions=["change"]

@@ -25,6 +25,7 @@ from django_tenants.utils import schema_context
 
 from saas.health import BEAT_HEARTBEAT_KEY
 from tenants.models import ScheduleChange, Tenant
+from tenants.task_base import is_tenant_task
 
 logger = logging.getLogger(__name__)
 PUBLIC = "public"
@@ -100,7 +101,7 @@ class TenantScheduler(DatabaseScheduler):
         entries: dict[str, TenantEntry] = {}
         with schema_context(schema):
             for model in self.enabled_models():
-                if tenant is not None and not self._is_tenant_task(model.task):
+                if tenant is not None and not is_tenant_task(self.app.tasks.get(model.task)):
                     logger.error("%s: schedule %r names %s, not a tenant task; ignored",
                                  schema, model.name, model.task)  # fmt: skip
                     continue
@@ -110,12 +111,6 @@ class TenantScheduler(DatabaseScheduler):
                     continue
                 entries[entry.key] = entry
         return entries
-
-    def _is_tenant_task(self, name: str) -> bool:
-        from tenants.task_base import PlatformTask, TenantTask
-
-        task = self.app.tasks.get(name)
-        return isinstance(task, TenantTask) and not isinstance(task, PlatformTask)
 
     def all_as_schedule(self) -> dict[str, TenantEntry]:
         latest = ScheduleChange.objects.order_by("-id").values_list("id", flat=True).first()

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import zoneinfo
-from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -42,6 +41,3 @@ class TenantChangeForm(forms.ModelForm):
     class Meta:
         model = Tenant
         fields = ["name", "timezone"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)

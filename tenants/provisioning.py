@@ -193,7 +193,7 @@ def schema_template_build(key: str) -> SchemaTemplate:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [_BUILD_LOCK_ID])
 
 
-_template_cache: dict[str, tuple[str, re.Pattern[str], str]] = {}
+_template_cache: dict[str, tuple[str, re.Pattern[str]]] = {}
 
 
 def schema_template_get() -> tuple[str, re.Pattern[str]]:
@@ -210,9 +210,9 @@ def schema_template_get() -> tuple[str, re.Pattern[str]]:
             template = schema_template_build(key)
         if template.server_version // 10000 != _server_major():
             raise TemplateUnavailable("template was captured from another PostgreSQL major version")
-        cached = (template.sql, _identifier_re(template.placeholder), template.placeholder)
+        cached = (template.sql, _identifier_re(template.placeholder))
         _template_cache[key] = cached
-    return cached[0], cached[1]
+    return cached
 
 
 def schema_create_from_template(schema_name: str) -> None:

@@ -125,7 +125,7 @@ def owner_ensure(*, email: str) -> tuple[User, bool]:
 
 
 def user_is_member(*, user: User, tenant: Tenant) -> bool:
-    return Membership.objects.filter(user=user, tenant=tenant).exists()
+    return Membership.objects.filter(user_id=user.pk, tenant=tenant).exists()
 
 
 def public_tenant_ensure(*, domain: str) -> Tenant:

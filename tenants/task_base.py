@@ -3,9 +3,12 @@ restore).
 
 Send: `apply_async` (which `delay`, signatures, chain, group, chord and `retry` all go through)
 adds the tenant's id and schema name as message headers, in a dict built fresh for each send.
-The tenant is, in order: an explicit `tenant=` option, the schema the sender's connection is
-in, or — for sends made by the worker after a task body returned (the next step of a chain, a
-chord's body) — the tenant of the task being executed. No tenant: `TenantMissing`, at once.
+The tenant is, in order: an explicit `tenant=` option, tenant headers the caller passed (only
+if they agree with the sender's schema), the schema the sender's connection is in, or — for
+sends the worker makes after a task body returned (the next link of a chain) — the tenant of
+the task being executed. A chord's body is stamped with the sender's tenant when the chord is
+sent; it never inherits from a header task. No tenant: `TenantMissing`, at once. Inside a
+transaction the message is held until the commit.
 
 Run: `__call__` (the tracer calls it instead of `run` because it is overridden) checks the
 headers against the tenant table — id and schema must agree, the tenant must exist and be
@@ -186,10 +189,10 @@ class TenantTask(Task):
         for key in ("link", "link_error"):
             for signature in _as_list(options.get(key)):
                 _stamp(signature, ref)
+        resending_self = task_id is not None and task_id == self.request.id
         task_id = task_id or uuid()
         if self.track:
             self._record_queued(task_id, ref, args, kwargs, options)
-        resending_self = task_id is not None and task_id == self.request.id
         if connection.in_atomic_block and not resending_self:
             # Sent when the transaction commits: the worker must see what the sender wrote
             # (the JobRun row included), and a rolled-back transaction sends nothing. Not a
@@ -430,8 +433,13 @@ def _slug_for(ref: Mapping[str, Any]) -> str:
     return str(ref.get(TENANT_SCHEMA, "")).replace("_", "-")
 
 
+def is_tenant_task(task: Any) -> bool:
+    """May this task be sent for a tenant? (Platform tasks derive from TenantTask but may not.)"""
+    return isinstance(task, TenantTask) and not isinstance(task, PlatformTask)
+
+
 def tenant_task(*args: Any, **options: Any) -> Any:
-    """Declare a tenant task: `@tenant_task(queue="long")` on `def job(self, …)`."""
+    """Declare a tenant task: `@tenant_task(long_running=True)` on `def job(self, …)`."""
     return shared_task(*args, base=TenantTask, bind=True, **options)
 
 
@@ -449,21 +457,9 @@ def task_enqueue(
     kwargs: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> str:
-    """Send once the current transaction commits (so the worker sees what the request wrote);
-    the JobRun row is written now, in the same transaction. Returns the task id."""
-    task_id = uuid()
-    ref = task._target_ref(tenant, {}, _context_tenant_ref())
-    if task.track:
-        task._record_queued(task_id, ref, list(args), dict(kwargs or {}), options)
-    send_tenant = (
-        tenant if tenant is not None else (ref if ref.get(TENANT_ID) is not None else None)
-    )
-    transaction.on_commit(
-        lambda: task.apply_async(
-            list(args), dict(kwargs or {}), task_id, tenant=send_tenant, **options
-        )
-    )
-    return task_id
+    """The send for request code: inside the request's transaction the JobRun row is written at
+    once and the message goes out on commit (see `apply_async`). Returns the task id."""
+    return task.apply_async(list(args), dict(kwargs or {}), tenant=tenant, **options).id
 
 
 def tenant_fanout(

@@ -14,7 +14,7 @@ from backoffice.models import AuditEntry, JobRun
 from backoffice.roles import OPERATORS, VIEWERS
 from tenants.models import Tenant
 from tests.conftest import PASSWORD
-from tests.isolation.test_task_refusals import wait_for_state
+from tests.helpers import wait_for_state
 from tests.worker_tasks import record_schema, slow
 
 pytestmark = pytest.mark.usefixtures("live_db", "celery_worker")

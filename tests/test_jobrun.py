@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from backoffice import jobs
 from backoffice.models import JobRun
 from tenants.models import Tenant
-from tests.isolation.test_task_refusals import wait_for_state
+from tests.helpers import wait_for_state
 from tests.worker_tasks import explode, record_schema, retry_once, slow, transient_once
 
 WAIT = 20

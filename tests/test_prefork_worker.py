@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from backoffice import jobs
 from backoffice.models import JobRun
 from tenants.models import Tenant
-from tests.isolation.test_task_refusals import wait_for_state
+from tests.helpers import wait_for_state
 from tests.prefork import PreforkWorker
 from tests.worker_tasks import overruns_soft_limit, platform_schema, slow
 

@@ -7,8 +7,6 @@ ContentType ids, and the staff session staying in public.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
@@ -156,10 +154,9 @@ def test_no_tenant_admin_on_a_tenant_domain(operator: User, acme: Tenant) -> Non
     assert client.get("/admin/t/globex/").status_code == 404
 
 
-def test_json_of_audit_entry_is_plain(operator_client: Client) -> None:
+def test_the_audit_entry_names_the_tenant_and_the_address(operator_client: Client) -> None:
     operator_client.get("/admin/t/globex/")
     entry = AuditEntry.objects.get(action="tenant_admin.enter")
-    assert json.loads(json.dumps(entry.detail)) == {}
     assert entry.tenant_slug == "globex" and entry.ip_address == "127.0.0.1"
 
 

@@ -7,13 +7,12 @@ import logging
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker  # noqa: F401  (documents the worker used)
 
 from backoffice.models import JobRun
 from tenants.models import Tenant
 from tenants.signals import tenant_task_started
 from tenants.task_base import task_enqueue
-from tests.isolation.test_task_refusals import wait_for_state
+from tests.helpers import wait_for_state
 from tests.worker_tasks import log_line, record_schema
 
 WAIT = 20

@@ -8,39 +8,15 @@ import time
 
 import pytest
 from celery.result import AsyncResult
-from django.db import connection
 
-from backoffice.models import JobRun
 from saas.celery import app
 from tenants.models import Tenant
 from tenants.task_base import tenant_cache_clear
+from tests.helpers import markers_everywhere, wait_for_state
 from tests.worker_tasks import record_schema
 
 pytestmark = pytest.mark.usefixtures("live_db", "celery_worker")
 WAIT = 20
-
-
-def markers_everywhere() -> dict[str, int]:
-    counts = {}
-    with connection.cursor() as cursor:
-        for schema in ("public", "acme", "globex"):
-            cursor.execute(
-                f"SELECT count(*) FROM {schema}.django_celery_beat_intervalschedule "
-                "WHERE period='days'"
-            )
-            counts[schema] = cursor.fetchone()[0]
-    return counts
-
-
-def wait_for_state(task_id: str, *states: str) -> JobRun:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        run = JobRun.objects.filter(task_id=task_id).first()
-        if run is not None and run.state in states:
-            return run
-        time.sleep(0.05)
-    detail = run and (run.state, run.error_type, run.error_message)
-    raise AssertionError(f"JobRun {task_id} never reached {states}: {detail}")
 
 
 def test_a_message_without_tenant_headers_fails_and_never_runs() -> None:

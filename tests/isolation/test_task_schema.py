@@ -114,7 +114,7 @@ def test_headers_cannot_point_a_task_at_another_tenant() -> None:
 
 def test_a_chord_over_several_tenants_needs_an_explicit_body_tenant() -> None:
     from backoffice.models import JobRun
-    from tests.isolation.test_task_refusals import markers_everywhere
+    from tests.helpers import markers_everywhere
 
     header = [record_schema.s(91).set(tenant=tenant_ref(acme())),
               record_schema.s(92).set(tenant=tenant_ref(globex()))]  # fmt: skip

@@ -160,7 +160,7 @@ def test_run_now_in_a_tenant_admin_lands_on_the_job_and_runs_there() -> None:
     from accounts.models import User
     from backoffice.models import JobRun
     from backoffice.roles import OPERATORS
-    from tests.isolation.test_task_refusals import wait_for_state
+    from tests.helpers import wait_for_state
 
     user = User.objects.create_user(
         "live-runner", "runner@example.com", "pw-long-1!", is_staff=True
@@ -177,6 +177,18 @@ def test_run_now_in_a_tenant_admin_lands_on_the_job_and_runs_there() -> None:
     assert response["Location"] == f"/admin/backoffice/jobrun/{run.pk}/change/"
     assert wait_for_state(run.task_id, "succeeded").result_summary["schema"] == "acme"
     assert (markers("acme"), markers("globex")) == ([33], [])
+
+    # A platform task in a tenant's schedule is refused, not run in public or in acme.
+    platform = periodic(
+        "acme", "beat-platform-now", 0, task="backoffice.tasks.jobruns_prune_task", due=False
+    )
+    refused = client.post(
+        "/admin/t/acme/django_celery_beat/periodictask/",
+        {"action": "run_now", "_selected_action": [platform.pk]},
+        follow=True,
+    )
+    assert "cannot run here" in refused.content.decode()
+    assert not JobRun.objects.filter(task_name="backoffice.tasks.jobruns_prune_task").exists()
 
 
 def test_a_standby_takes_over_and_never_resends_a_due_run(settings: Any) -> None:
