@@ -12,21 +12,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
-from django_celery_beat import admin as beat_admin
-from django_celery_beat.models import (
-    ClockedSchedule,
-    CrontabSchedule,
-    IntervalSchedule,
-    PeriodicTask,
-    SolarSchedule,
-)
 
 from accounts.models import User
 from backoffice import jobs
 from backoffice.admin_base import AuditedAdminMixin
 from backoffice.models import AuditEntry, JobRun
 from backoffice.services import audit_record_request
-from backoffice.sites import staff_site, tenant_site
+from backoffice.sites import staff_site
 from tenants.models import Membership, Tenant
 
 
@@ -95,67 +87,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-# --- Schedules: platform ones in public, each tenant's in its own admin -----------------------
-class PeriodicTaskAdmin(AuditedAdminMixin, beat_admin.PeriodicTaskAdmin):
-    actions = [*beat_admin.PeriodicTaskAdmin.actions, "run_now"]
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        # django-celery-beat's "run" sends the task with no tenant: in a tenant's admin it would
-        # run in the wrong schema. "Run now" below replaces it.
-        actions.pop("run_tasks", None)
-        return actions
-
-    @admin.action(description="Run now (lands on the job)", permissions=["change"])
-    def run_now(
-        self, request: HttpRequest, queryset: QuerySet[PeriodicTask]
-    ) -> HttpResponseRedirect | None:
-        import json
-
-        from saas.celery import app
-        from tenants.task_base import PlatformTask, is_tenant_task, task_enqueue
-
-        tenant = getattr(request, "admin_tenant", None)
-        task_ids = []
-        for periodic in queryset:
-            task = app.tasks.get(periodic.task)
-            # In a tenant's admin only tenant tasks, in the platform admin only platform tasks.
-            allowed = is_tenant_task(task) if tenant is not None else isinstance(task, PlatformTask)
-            if not allowed:
-                self.message_user(
-                    request, f"{periodic.name}: {periodic.task} cannot run here.", messages.ERROR
-                )
-                continue
-            args, kwargs = json.loads(periodic.args or "[]"), json.loads(periodic.kwargs or "{}")
-            task_ids.append(task_enqueue(task, tenant=tenant, args=args, kwargs=kwargs))
-            audit_record_request(request, action="schedule.run_now", obj=periodic)
-        return jobs_started_response(self, request, task_ids)
-
-
-class CrontabScheduleAdmin(AuditedAdminMixin, beat_admin.CrontabScheduleAdmin):
-    pass
-
-
-class IntervalScheduleAdmin(AuditedAdminMixin, beat_admin.IntervalScheduleAdmin):
-    pass
-
-
-class ClockedScheduleAdmin(AuditedAdminMixin, beat_admin.ClockedScheduleAdmin):
-    pass
-
-
-class SolarScheduleAdmin(AuditedAdminMixin, beat_admin.SolarScheduleAdmin):
-    pass
-
-
-for site in (staff_site, tenant_site):
-    site.register(PeriodicTask, PeriodicTaskAdmin)
-    site.register(CrontabSchedule, CrontabScheduleAdmin)
-    site.register(IntervalSchedule, IntervalScheduleAdmin)
-    site.register(ClockedSchedule, ClockedScheduleAdmin)
-    site.register(SolarSchedule, SolarScheduleAdmin)
 
 
 # --- Jobs ------------------------------------------------------------------------------------

@@ -115,3 +115,34 @@ class JobRun(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state in self.FINAL_STATES
+
+
+class ScheduleSummary(models.Model):
+    """One periodic task of one schema, as the cross-tenant overview shows it. Public.
+
+    A read model: beat writes it (a schema's rows replaced when it reloads that schema from the
+    change log, run times updated after each send), so the overview reads one table with one
+    query per page however many tenants there are. The rows in each schema stay the truth.
+    """
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    schema_name = models.CharField(max_length=63)
+    name = models.CharField(max_length=200)
+    task = models.CharField(max_length=200, db_index=True)
+    schedule = models.CharField(max_length=300)
+    enabled = models.BooleanField()
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    missed_runs = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["schema_name", "name"]
+        verbose_name = "schedule (all tenants)"
+        verbose_name_plural = "schedules (all tenants)"
+        constraints = [
+            models.UniqueConstraint(fields=["schema_name", "name"], name="schedule_summary_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schema_name}: {self.name}"

@@ -59,6 +59,7 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "schedules",
     "import_export",
     "backoffice",
     "backups",
@@ -67,6 +68,7 @@ SHARED_APPS = [
 TENANT_APPS = [
     "django.contrib.sessions",
     "django_celery_beat",
+    "schedules",
     "reports",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -221,6 +223,11 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULER = "tenants.beat:TenantScheduler"
 # The beat leader's lock lives this long unless renewed; a standby takes over within about that.
 BEAT_LOCK_TTL_S = env_int("BEAT_LOCK_TTL_S", 20, minimum=3)
+# Stagger: each tenant's crontab and interval runs shift by a stable offset within this window
+# (seconds), so a nightly job does not start in every tenant in the same second. 0 = off.
+BEAT_STAGGER_WINDOW_S = env_int("BEAT_STAGGER_WINDOW_S", 0, minimum=0)
+# A due run more than this late when beat (re)loads its entry counts as missed.
+BEAT_MISSED_GRACE_S = env_int("BEAT_MISSED_GRACE_S", 60, minimum=5)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 LOGGING = {

@@ -19,7 +19,13 @@ from backoffice.tenant_scope import tenant_admin_url
 from portal.services import invite_send
 from tenants.forms import TenantChangeForm, TenantCreateForm
 from tenants.models import Domain, Membership, Tenant, tenant_url
-from tenants.services import TransitionRefused, owner_ensure, tenant_provision, tenant_status_set
+from tenants.services import (
+    TransitionRefused,
+    owner_ensure,
+    tenant_crontabs_move,
+    tenant_provision,
+    tenant_status_set,
+)
 from tenants.task_base import task_enqueue
 from tenants.tasks import tenant_defaults_apply_task, tenant_tables_count_task
 
@@ -87,6 +93,9 @@ class TenantAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Tenant, form: ModelForm, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            if "timezone" in form.changed_data:
+                moved = tenant_crontabs_move(tenant=obj, old_timezone=form.initial["timezone"])
+                self.message_user(request, f"{moved} crontab(s) moved to {obj.timezone}.")
             return
         owner, created = owner_ensure(email=form.cleaned_data["owner_email"])
         result = tenant_provision(
@@ -151,7 +160,8 @@ class TenantAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return jobs_started_response(self, request, task_ids)
 
     @admin.action(
-        description="Job: re-apply default rows (missing ones only)", permissions=["change"]
+        description="Job: apply default schedules (creates missing ones, never overwrites)",
+        permissions=["change"],
     )
     def defaults_apply(
         self, request: HttpRequest, queryset: QuerySet[Tenant]

@@ -3,13 +3,23 @@
 Entries are keyed `<schema>:<name>` (the platform's own, in public, by name), so the same name
 in two tenants never clashes. A tenant entry is sent with `tenant=` (id and schema, as the tenant
 task base expects) and may only name a tenant task. Run state (last_run_at, total_run_count) is
-saved back inside the entry's own schema. Changes reach beat through `ScheduleChange`: each tick
-reads the rows it has not seen (one query, whatever the number of tenants) and reloads only the
-schemas they name. Only active tenants have entries.
+written back, right after each send, to the row in the entry's own schema.
+
+Changes reach beat through `ScheduleChange`: each tick reads the rows it has not seen (one query,
+whatever the number of tenants) and reloads only the schemas they name, updating the heap for
+those entries alone. Only active tenants have entries.
+
+When an entry is (re)loaded, runs that fell due more than BEAT_MISSED_GRACE_S ago while no beat
+was running are counted as missed (ScheduleState, beside the row); the entry's `catch_up` choice
+says whether beat runs it once now or waits for its next due time.
+
+Beat also keeps the public read model `ScheduleSummary` current for the cross-tenant overview.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import heapq
 import logging
 import os
 import socket
@@ -17,13 +27,26 @@ import uuid
 from typing import Any
 
 import redis
+from celery import schedules
+from celery.beat import ScheduleEntry, event_t
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler, ModelEntry
 from django_tenants.utils import schema_context
+from kombu.utils.json import loads
 
+from backoffice.models import ScheduleSummary
 from saas.health import BEAT_HEARTBEAT_KEY
+from schedules.services import (
+    schedule_build,
+    schedule_describe,
+    schedules_changed,
+    state_catch_up,
+    state_missed_record,
+)
+from schedules.timing import next_run, runs_between
 from tenants.models import ScheduleChange, Tenant
 from tenants.task_base import is_tenant_task
 
@@ -31,6 +54,7 @@ logger = logging.getLogger(__name__)
 PUBLIC = "public"
 LEADER_KEY = "saas:beat:leader"
 SENT_KEY = "saas:beat:sent:{key}:{due}"
+SCHEDULE_RELATED = ("interval", "crontab", "solar", "clocked", "state")
 
 # Renew the lock and write the heartbeat in one command, only while we hold the lock.
 _RELEASE = """
@@ -47,17 +71,48 @@ return 0
 """
 
 
-def schedules_changed(schema_name: str) -> None:
-    """Tell beat that a schema's schedules changed (after a bulk update that sends no signals)."""
-    ScheduleChange.objects.create(schema_name=schema_name)
+def clock() -> dt.datetime:
+    """Beat's "now" (UTC). Tests replace it to drive ticks through time zones and DST nights."""
+    return dt.datetime.now(dt.UTC)
 
 
-class TenantEntry(ModelEntry):
+def _now() -> dt.datetime:
+    return clock()  # looked up at call time, so a replaced `clock` is seen everywhere
+
+
+class TenantEntry(ScheduleEntry):
+    """One periodic task of one schema. Built from the row without django-celery-beat's
+    ModelEntry, whose constructor parses the crontab a second time and reads no tenant."""
+
     def __init__(self, model: PeriodicTask, app: Any = None, tenant: Tenant | None = None) -> None:
+        self.app = app
         self.tenant = tenant
-        super().__init__(model, app=app)
+        self.model = model
+        self.name = model.name
+        self.task = model.task
+        self.schedule = schedule_build(model, self.schema_name, nowfun=_now)
+        self.args = loads(model.args or "[]")  # ValueError: the caller skips the row
+        self.kwargs = loads(model.kwargs or "{}")
+        self.options: dict[str, Any] = {}
+        for option in ("queue", "exchange", "routing_key", "priority"):
+            value = getattr(model, option)
+            if value is not None:
+                self.options[option] = value
+        if model.expires_:
+            self.options["expires"] = model.expires_
+        headers = loads(model.headers or "{}")
+        headers["periodic_task_name"] = model.name
+        self.options["headers"] = headers
         if tenant is not None:
             self.options["tenant"] = {"tenant_id": tenant.pk, "tenant_schema": tenant.schema_name}
+        self.total_run_count = model.total_run_count
+        if not model.last_run_at:
+            # Never ran: due times count from when the row was last changed; one with a start
+            # time counts from far back so it runs at its start time.
+            model.last_run_at = model.date_changed or _now()
+            if model.start_time:
+                model.last_run_at -= dt.timedelta(days=365 * 30)
+        self.last_run_at = model.last_run_at
 
     @property
     def schema_name(self) -> str:
@@ -67,20 +122,56 @@ class TenantEntry(ModelEntry):
     def key(self) -> str:
         return self.name if self.tenant is None else f"{self.tenant.schema_name}:{self.name}"
 
+    @classmethod
+    def from_entry(cls, name: str, app: Any = None, **entry: Any) -> TenantEntry:
+        """A platform entry from settings, written to public's row (django-celery-beat's way)."""
+        model, _ = PeriodicTask._default_manager.update_or_create(
+            name=name, defaults=ModelEntry._unpack_fields(**entry)
+        )
+        return cls(model, app=app)
+
+    def _default_now(self) -> dt.datetime:
+        return _now()
+
+    def default_now(self) -> dt.datetime:
+        return _now()
+
+    def is_due(self) -> schedules.schedstate:
+        model = self.model
+        now = _now()
+        if model.start_time is not None and now < model.start_time:
+            return schedules.schedstate(False, (model.start_time - now).total_seconds())
+        if model.expires is not None and now >= model.expires:
+            self._disable()
+            return schedules.schedstate(False, 10**9)
+        if model.one_off and model.total_run_count > 0:
+            self._disable()
+            return schedules.schedstate(False, 10**9)
+        return self.schedule.is_due(self.last_run_at)
+
+    def next_run_at(self) -> dt.datetime | None:
+        return next_run(self.schedule, self.last_run_at)
+
     def __next__(self) -> TenantEntry:
-        self.model.last_run_at = self._default_now()
+        self.model.last_run_at = _now()
         self.model.total_run_count += 1
-        self.model.no_changes = True
         return self.__class__(self.model, app=self.app, tenant=self.tenant)
 
     def save(self) -> None:
-        # Run state belongs to the row in the entry's own schema, never the current one.
+        """Run state to the row in the entry's own schema: one UPDATE, no signal (it is not a
+        schedule change), never the current schema's row of the same name."""
         with schema_context(self.schema_name):
-            super().save()
+            PeriodicTask.objects.filter(pk=self.model.pk).update(
+                last_run_at=self.model.last_run_at, total_run_count=self.model.total_run_count
+            )
 
-    def _disable(self, model: PeriodicTask) -> None:
+    def _disable(self) -> None:
+        # Expired or a one-off that ran: disabled with a normal save, so the change log tells
+        # beat (and the overview) to drop it.
         with schema_context(self.schema_name):
-            super()._disable(model)
+            PeriodicTask.objects.filter(pk=self.model.pk).update(enabled=False)
+            schedules_changed(self.schema_name)
+        self.model.enabled = False
 
 
 class TenantScheduler(DatabaseScheduler):
@@ -95,55 +186,144 @@ class TenantScheduler(DatabaseScheduler):
         self._renew = self._redis.register_script(_RENEW)
         super().__init__(*args, **kwargs)
 
+    def setup_schedule(self) -> None:
+        # The platform's own entries (settings.CELERY_BEAT_SCHEDULE) are written to public's
+        # rows by django-celery-beat; tenants' come only from their own rows.
+        with schema_context(PUBLIC):
+            super().setup_schedule()
+
     # -- loading ----------------------------------------------------------------------------
-    def _entries_for(self, tenant: Tenant | None) -> dict[str, TenantEntry]:
+    def _load(
+        self, tenant: Tenant | None, public_id: int, now: dt.datetime
+    ) -> tuple[dict[str, TenantEntry], list[ScheduleSummary]]:
+        """Every row of one schema: enabled ones as entries, all of them as overview rows."""
         schema = tenant.schema_name if tenant is not None else PUBLIC
         entries: dict[str, TenantEntry] = {}
+        summary: list[ScheduleSummary] = []
         with schema_context(schema):
-            for model in self.enabled_models():
-                if tenant is not None and not is_tenant_task(self.app.tasks.get(model.task)):
-                    logger.error("%s: schedule %r names %s, not a tenant task; ignored",
-                                 schema, model.name, model.task)  # fmt: skip
-                    continue
-                try:
-                    entry = self.Entry(model, app=self.app, tenant=tenant)
-                except ValueError:
-                    continue
-                entries[entry.key] = entry
-        return entries
+            for model in PeriodicTask.objects.select_related(*SCHEDULE_RELATED):
+                entry = self._entry_build(model, tenant, now) if model.enabled else None
+                if entry is not None:
+                    entries[entry.key] = entry
+                summary.append(
+                    ScheduleSummary(
+                        tenant_id=tenant.pk if tenant is not None else public_id,
+                        schema_name=schema, name=model.name, task=model.task,
+                        schedule=schedule_describe(model)[:300], enabled=model.enabled,
+                        last_run_at=model.last_run_at if model.total_run_count else None,
+                        next_run_at=entry.next_run_at() if entry is not None else None,
+                        missed_runs=self._missed_runs(model), refreshed_at=now,
+                    )
+                )  # fmt: skip
+        return entries, summary
+
+    def _entry_build(
+        self, model: PeriodicTask, tenant: Tenant | None, now: dt.datetime
+    ) -> TenantEntry | None:
+        schema = tenant.schema_name if tenant is not None else PUBLIC
+        if tenant is not None and not is_tenant_task(self.app.tasks.get(model.task)):
+            logger.error("%s: schedule %r names %s, not a tenant task; ignored",
+                         schema, model.name, model.task)  # fmt: skip
+            return None
+        try:
+            entry = self.Entry(model, app=self.app, tenant=tenant)
+        except (ValueError, PeriodicTask.DoesNotExist):
+            logger.error("%s: schedule %r cannot be read; ignored", schema, model.name)
+            return None
+        return self._missed_check(entry, now)
+
+    def _missed_check(self, entry: TenantEntry, now: dt.datetime) -> TenantEntry | None:
+        """Runs that fell due while no beat ran: counted, then caught up once or skipped."""
+        grace = dt.timedelta(seconds=settings.BEAT_MISSED_GRACE_S)
+        missed = runs_between(entry.schedule, entry.last_run_at, now - grace)
+        if not missed:
+            return entry
+        model = entry.model
+        state_missed_record(model, len(missed), missed[-1])
+        catch_up = state_catch_up(model)
+        logger.warning("beat: %s missed %d run(s), last due %s; %s", entry.key, len(missed),
+                       missed[-1].isoformat(), "running it once now" if catch_up else "skipped")  # fmt: skip
+        if catch_up:
+            return entry
+        if model.clocked_id is not None:  # a one-off that was not caught up will never run
+            PeriodicTask.objects.filter(pk=model.pk).update(enabled=False)
+            return None
+        # Skip: the missed runs count as done, the next due time is the first after now.
+        model.last_run_at = entry.last_run_at = now
+        PeriodicTask.objects.filter(pk=model.pk).update(last_run_at=now)
+        return entry
+
+    @staticmethod
+    def _missed_runs(model: PeriodicTask) -> int:
+        try:
+            return model.state.missed_runs
+        except PeriodicTask.state.RelatedObjectDoesNotExist:
+            return 0
 
     def all_as_schedule(self) -> dict[str, TenantEntry]:
         latest = ScheduleChange.objects.order_by("-id").values_list("id", flat=True).first()
         self._last_change_id = latest or 0
-        schedule = self._entries_for(None)
+        now = _now()
+        public_id = Tenant.objects.get(schema_name=PUBLIC).pk
+        schedule, summary = self._load(None, public_id, now)
         for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE).exclude(
             schema_name=PUBLIC
         ):
-            schedule.update(self._entries_for(tenant))
+            entries, rows = self._load(tenant, public_id, now)
+            schedule.update(entries)
+            summary.extend(rows)
+        with transaction.atomic():
+            ScheduleSummary.objects.all().delete()
+            ScheduleSummary.objects.bulk_create(summary, batch_size=2000)
+        logger.info("beat: loaded %d entries", len(schedule))
         return schedule
 
     def _reload(self, schema: str) -> None:
-        prefix = f"{schema}:"
-        stale = [
-            k for k, e in self._schedule.items() if getattr(e, "schema_name", PUBLIC) == schema
-        ]
-        for key in stale:
-            self._schedule.pop(key, None)
-        if schema == PUBLIC:
-            self._schedule.update(self._entries_for(None))
-            return
-        tenant = Tenant.objects.filter(schema_name=schema).first()
-        if tenant is not None and tenant.status == Tenant.Status.ACTIVE:
-            self._schedule.update(self._entries_for(tenant))
-        logger.info("beat: reloaded %s (%d entries)", schema,
-                    sum(1 for k in self._schedule if k.startswith(prefix)))  # fmt: skip
+        """Replace one schema's entries (and its overview rows, and its heap events)."""
+        for key in [k for k, e in self._schedule.items() if e.schema_name == schema]:
+            del self._schedule[key]
+        tenant = None if schema == PUBLIC else Tenant.objects.filter(schema_name=schema).first()
+        public_id = Tenant.objects.get(schema_name=PUBLIC).pk
+        entries: dict[str, TenantEntry] = {}
+        summary: list[ScheduleSummary] = []
+        if schema == PUBLIC or (tenant is not None and tenant.status == Tenant.Status.ACTIVE):
+            entries, summary = self._load(tenant, public_id, _now())
+        self._schedule.update(entries)
+        with transaction.atomic():
+            ScheduleSummary.objects.filter(schema_name=schema).delete()
+            ScheduleSummary.objects.bulk_create(summary)
+        if self._heap is not None:
+            heap = [event for event in self._heap if event[2].schema_name != schema]
+            heap.extend(self._event(entry) for entry in entries.values())
+            heapq.heapify(heap)
+            self._heap = heap
+        logger.info("beat: reloaded %s (%d entries)", schema, len(entries))
+
+    def _event(self, entry: TenantEntry) -> Any:
+        try:
+            is_due, delay = entry.is_due()
+        except Exception:  # one unreadable entry must not stop beat
+            is_due, delay = self._is_due_failed(entry)
+        return event_t(self._when(entry, 0 if is_due else delay) or 0, 5, entry)
+
+    def schedules_equal(self, *args: Any, **kwargs: Any) -> bool:
+        # Every change to the schedule goes through `_reload` (which updates the heap itself) or
+        # `reserve`: the heap is rebuilt only when it is dropped (start, takeover). Celery's
+        # default compares all entries on every tick.
+        return self._heap is not None
 
     def reserve(self, entry: TenantEntry) -> TenantEntry:
         new_entry = next(entry)
-        # Keep the schedule on the entry that knows its new last_run_at: a heap rebuilt after
-        # another schema's reload must not see the old one as due again.
         self._schedule[new_entry.key] = new_entry
-        self._dirty.add(new_entry.key)  # by key: the same name may exist in many schemas
+        try:
+            new_entry.save()  # at once: a standby taking over starts from the true run state
+            ScheduleSummary.objects.filter(schema_name=new_entry.schema_name,
+                                           name=new_entry.name).update(
+                last_run_at=new_entry.last_run_at, next_run_at=new_entry.next_run_at()
+            )  # fmt: skip
+        except Exception:
+            logger.exception("beat: run state of %s not saved; retried at sync", new_entry.key)
+            self._dirty.add(new_entry.key)
         return new_entry
 
     # -- change detection: one query per tick -------------------------------------------------
@@ -159,8 +339,6 @@ class TenantScheduler(DatabaseScheduler):
         self.sync()  # write pending run state before entries are replaced
         for schema in dict.fromkeys(name for _, name in changes):
             self._reload(schema)
-        self._heap = None
-        self._heap_invalidated = True
         return False  # reloaded here, per schema: no full reload
 
     @property
@@ -244,14 +422,9 @@ class TenantScheduler(DatabaseScheduler):
 
     @staticmethod
     def _due_at(entry: TenantEntry) -> str:
-        # remaining_estimate() is "next run after last_run_at" minus now: adding now back gives
-        # the run's own time, the same in every beat process.
-        now = entry._default_now()
+        # The run's own time (the first after the previous run), the same in every beat process.
         last = entry.last_run_at
-        try:
-            due = now + entry.schedule.remaining_estimate(last)
-        except (AttributeError, TypeError):
-            due = last
+        due = next_run(entry.schedule, last) or last
         return due.replace(microsecond=0).isoformat()
 
 

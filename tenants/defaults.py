@@ -1,27 +1,62 @@
 """Rows every new tenant starts with, written inside its schema during provisioning.
 
 Each maker is idempotent (creates only what is missing) so the same list re-applies defaults to
-existing tenants without overwriting a staff edit.
+existing tenants — the admin's "Apply default schedules" action — without overwriting a staff
+edit: a default schedule that exists under its name is left exactly as it is, even disabled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from django_celery_beat.models import CrontabSchedule
+from django.db import transaction
+from django_celery_beat.models import PeriodicTask
+from kombu.utils.json import dumps
 
+from schedules.services import crontab_ensure
 from tenants.models import Tenant
 
 DefaultMaker = Callable[[Tenant], None]
 
 
-def nightly_crontab_ensure(tenant: Tenant) -> None:
-    # The maintenance window that per-tenant jobs (session expiry, backups) are scheduled in,
-    # expressed in the tenant's own time zone.
-    CrontabSchedule.objects.get_or_create(
-        minute="0", hour="3", day_of_week="*", day_of_month="*", month_of_year="*",
-        timezone=tenant.timezone,
-    )  # fmt: skip
+@dataclass(frozen=True)
+class DefaultSchedule:
+    name: str
+    task: str
+    cron: str  # in the tenant's own time zone
+    description: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-TENANT_DEFAULTS: list[DefaultMaker] = [nightly_crontab_ensure]
+# The per-tenant jobs every tenant has, in its maintenance window (night, in its time zone).
+DEFAULT_SCHEDULES: list[DefaultSchedule] = [
+    DefaultSchedule(
+        name="tenant-usage-nightly",
+        task="tenants.tasks.tenant_tables_count_task",
+        cron="15 3 * * *",
+        description="Row counts of every table (usage figures).",
+    ),
+]
+
+
+def default_schedules_ensure(tenant: Tenant) -> None:
+    """Create the default schedules the tenant does not have (by name); never update one."""
+    existing = set(
+        PeriodicTask.objects.filter(name__in=[d.name for d in DEFAULT_SCHEDULES]).values_list(
+            "name", flat=True
+        )
+    )
+    with transaction.atomic():
+        for default in DEFAULT_SCHEDULES:
+            if default.name in existing:
+                continue
+            PeriodicTask.objects.create(
+                name=default.name, task=default.task, description=default.description,
+                crontab=crontab_ensure(default.cron, tenant.timezone),
+                kwargs=dumps(default.kwargs),
+            )  # fmt: skip
+
+
+TENANT_DEFAULTS: list[DefaultMaker] = [default_schedules_ensure]

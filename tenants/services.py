@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from schedules.services import crontabs_timezone_move, schedules_changed
 from tenants.defaults import TENANT_DEFAULTS
 from tenants.models import Domain, Membership, Tenant, schema_name_for, slug_validate
 from tenants.models import timezone_validate as tz_validate
@@ -63,6 +64,17 @@ def tenant_provision(
         tenant.status_changed_at = timezone.now()
         tenant.save(update_fields=["status", "status_changed_at", "updated_at"])
     return ProvisionResult(tenant=tenant, path=path)
+
+
+def tenant_crontabs_move(*, tenant: Tenant, old_timezone: str) -> int:
+    """After a tenant's time zone changed: its crontabs that followed the old zone move to the
+    new one (so "03:00" stays 03:00 on the tenant's clock); others (a staff choice) stay."""
+    if old_timezone == tenant.timezone:
+        return 0
+    with schema_context(tenant.schema_name), transaction.atomic():
+        moved = crontabs_timezone_move(old_timezone, tenant.timezone)
+        schedules_changed(tenant.schema_name)
+    return moved
 
 
 def tenant_defaults_apply(*, tenant: Tenant) -> None:

@@ -151,20 +151,27 @@ def portal_client(tenant: Tenant, user: User | None = None) -> Client:
 
 # --- Real worker fixtures ------------------------------------------------------------------------
 def _live_cleanup() -> None:
-    from backoffice.models import AuditEntry, JobRun
+    from backoffice.models import AuditEntry, JobRun, ScheduleSummary
     from tenants.task_base import tenant_cache_clear
 
     connection.set_schema_to_public()
     with connection.cursor() as cursor:
         for schema in ("acme", "globex", "public"):
+            cursor.execute(f"DELETE FROM {schema}.schedules_schedulestate")
             cursor.execute(
                 f"DELETE FROM {schema}.django_celery_beat_periodictask WHERE name LIKE 'beat-%%'"
+            )
+            cursor.execute(  # crontabs a test made (defaults' crontabs all have a task)
+                f"DELETE FROM {schema}.django_celery_beat_crontabschedule c WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {schema}.django_celery_beat_periodictask p "
+                f"WHERE p.crontab_id = c.id)"
             )
             cursor.execute(f"DELETE FROM {schema}.django_celery_beat_clockedschedule")
             cursor.execute(
                 f"DELETE FROM {schema}.django_celery_beat_intervalschedule WHERE period = 'days'"
             )
     JobRun.objects.all().delete()
+    ScheduleSummary.objects.all().delete()
     AuditEntry.objects.all().delete()
     User.objects.filter(username__startswith="live-").delete()
     Tenant.objects.filter(slug__in=["acme", "globex"]).update(status=Tenant.Status.ACTIVE)

@@ -63,7 +63,7 @@ def test_a_write_lands_in_that_tenant_only(operator_client: Client, operator: Us
     response = operator_client.post(
         "/admin/t/acme/django_celery_beat/periodictask/add/",
         {
-            "name": "acme-report", "regtask": "", "task": "demo.task", "enabled": "on",
+            "name": "acme-report", "task": "tenants.tasks.tenant_tables_count_task", "enabled": "on",
             "interval": every.pk, "args": "[]", "kwargs": "{}", "description": "",
             "priority": "", "queue": "", "exchange": "", "routing_key": "", "headers": "{}",
             "expire_seconds": "", "start_time_0": "", "start_time_1": "",
@@ -194,7 +194,7 @@ def test_history_shows_this_tenants_entries_for_an_id_that_repeats_across_schema
         theirs = PeriodicTask.objects.get(pk=mine.pk)
     for slug, task in (("acme", mine), ("globex", theirs)):
         form = {
-            "name": f"{slug}-renamed", "task": "demo.task", "enabled": "on",
+            "name": f"{slug}-renamed", "task": "tenants.tasks.tenant_tables_count_task", "enabled": "on",
             "interval": task.interval_id, "args": "[]", "kwargs": "{}", "headers": "{}",
             "description": "", "priority": "", "queue": "", "exchange": "", "routing_key": "",
             "expire_seconds": "", "start_time_0": "", "start_time_1": "", "regtask": "",

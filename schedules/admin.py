@@ -1,0 +1,302 @@
+"""Schedules in both admins: each tenant's periodic tasks in its own admin (/admin/t/<slug>/),
+the platform's in the platform admin, and the overview of every tenant's schedules there too.
+
+Everything a tenant admin writes goes to the tenant's schema (the request runs inside it);
+enable/disable/toggle are bulk updates, so they report the change to beat themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zoneinfo
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
+
+from backoffice.admin import jobs_started_response
+from backoffice.admin_base import AuditedAdminMixin
+from backoffice.models import ScheduleSummary
+from backoffice.operations import beat_heartbeat
+from backoffice.services import audit_record_request
+from backoffice.sites import staff_site, tenant_site
+from saas.celery import app
+from schedules.forms import ScheduleForm, timezone_of
+from schedules.models import ScheduleState
+from schedules.services import (
+    cron_preview,
+    schedule_describe,
+    schedule_next_run,
+    schedule_next_runs,
+    schedules_changed,
+)
+from tenants.task_base import PlatformTask, is_tenant_task, task_enqueue
+
+
+def _tenant(request: HttpRequest) -> Any:
+    return getattr(request, "admin_tenant", None)
+
+
+def _local(request: HttpRequest, when: dt.datetime | None) -> str:
+    if when is None:
+        return "—"
+    tz = zoneinfo.ZoneInfo(timezone_of(_tenant(request)))
+    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    form = ScheduleForm
+    change_form_template = "admin/schedules/periodictask_change_form.html"
+    list_display = ["name", "enabled", "task_short", "schedule_words", "next_run", "last_run",
+                    "missed"]  # fmt: skip
+    list_filter = ["enabled", "task"]
+    search_fields = ["name", "task", "description"]
+    list_select_related = ["interval", "crontab", "solar", "clocked", "state"]
+    actions = ["enable", "disable", "run_now"]
+    readonly_fields = ["next_runs", "last_run", "total_run_count", "missed"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: PeriodicTask | None = None) -> Any:
+        zone = timezone_of(_tenant(request))
+        schedule = ["cron", "interval", "solar", "clocked", "start_time", "one_off", "catch_up"]
+        fieldsets: list[Any] = [
+            (None, {"fields": ["name", "task", "enabled", "description"]}),
+            (f"Schedule (exactly one; times in {zone})", {"fields": schedule}),
+            ("Arguments (JSON)", {"fields": ["args", "kwargs"]}),
+            (
+                "Execution options",
+                {
+                    "classes": ["collapse"],
+                    "fields": ["expires", "expire_seconds", "queue", "priority", "headers"],
+                },
+            ),
+        ]
+        if obj is not None:
+            fieldsets.insert(2, ("Runs", {"fields": self.readonly_fields}))
+        return fieldsets
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"for_tenant": _tenant(request) is not None,
+                                             "timezone_name": timezone_of(_tenant(request))})  # fmt: skip
+
+    def get_urls(self) -> list[Any]:
+        preview = path("preview/", self.admin_site.admin_view(self.preview_view),
+                       name="django_celery_beat_periodictask_preview")  # fmt: skip
+        return [preview, *super().get_urls()]
+
+    def preview_view(self, request: HttpRequest) -> JsonResponse:
+        """The next 5 runs of a crontab expression, in the tenant's time zone (the form's live
+        preview)."""
+        if not self.has_view_or_change_permission(request):
+            return JsonResponse({"error": "Not allowed."}, status=403)
+        tenant = _tenant(request)
+        try:
+            runs = cron_preview(request.GET.get("cron", ""), timezone_of(tenant),
+                                connection.schema_name)  # fmt: skip
+        except ValidationError as exc:
+            return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+        return JsonResponse({"runs": [run.strftime("%a %Y-%m-%d %H:%M %Z") for run in runs]})
+
+    def save_model(self, request: HttpRequest, obj: PeriodicTask, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        form.save_state(obj)
+
+    # -- columns -------------------------------------------------------------------------------
+    @admin.display(description="Task", ordering="task")
+    def task_short(self, obj: PeriodicTask) -> str:
+        return obj.task.rsplit(".", 1)[-1]
+
+    @admin.display(description="Schedule")
+    def schedule_words(self, obj: PeriodicTask) -> str:
+        return schedule_describe(obj)
+
+    @admin.display(description="Next run")
+    def next_run(self, obj: PeriodicTask) -> str:
+        return _local(self._request, schedule_next_run(obj, connection.schema_name))
+
+    @admin.display(description="Last run")
+    def last_run(self, obj: PeriodicTask) -> str:
+        return _local(self._request, obj.last_run_at if obj.total_run_count else None)
+
+    @admin.display(description="Missed runs")
+    def missed(self, obj: PeriodicTask) -> str:
+        try:
+            state = obj.state
+        except ScheduleState.DoesNotExist:
+            return "0"
+        if not state.missed_runs:
+            return "0"
+        return f"{state.missed_runs} (last due {_local(self._request, state.last_missed_at)})"
+
+    @admin.display(description="Next 5 runs")
+    def next_runs(self, obj: PeriodicTask) -> str:
+        if not obj.enabled:
+            return "— (disabled)"
+        runs = schedule_next_runs(obj, connection.schema_name)
+        return format_html("<ol>{}</ol>", format_html_join(
+            "", "<li>{}</li>", ((_local(self._request, run),) for run in runs)))  # fmt: skip
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PeriodicTask]:
+        self._request = request  # columns show times in the tenant's zone
+        return super().get_queryset(request)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        self._request = request
+        return super().get_object(request, object_id, from_field)
+
+    # -- actions -------------------------------------------------------------------------------
+    def _enabled_set(
+        self, request: HttpRequest, queryset: QuerySet[PeriodicTask], on: bool
+    ) -> None:
+        names = list(queryset.values_list("name", flat=True))
+        # A bulk update sends no signals: report the change to beat here. Re-enabling starts
+        # from now (no burst of "missed" runs for the time it was off).
+        updates: dict[str, Any] = {"enabled": on}
+        if on:
+            updates["last_run_at"] = None
+        queryset.update(**updates)
+        schedules_changed(connection.schema_name)
+        for name in names:
+            audit_record_request(request, action="schedule.enable" if on else "schedule.disable",
+                                 obj=None, detail={"schedule": name})  # fmt: skip
+        self.message_user(request, f"{len(names)} schedule(s) {'enabled' if on else 'disabled'}.")
+
+    @admin.action(description="Enable selected schedules", permissions=["change"])
+    def enable(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
+        self._enabled_set(request, queryset, True)
+
+    @admin.action(description="Disable selected schedules", permissions=["change"])
+    def disable(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
+        self._enabled_set(request, queryset, False)
+
+    @admin.action(description="Run now (lands on the job)", permissions=["change"])
+    def run_now(
+        self, request: HttpRequest, queryset: QuerySet[PeriodicTask]
+    ) -> HttpResponseRedirect | None:
+        tenant = _tenant(request)
+        task_ids = []
+        for periodic in queryset:
+            task = app.tasks.get(periodic.task)
+            # In a tenant's admin only tenant tasks, in the platform admin only platform tasks.
+            allowed = is_tenant_task(task) if tenant is not None else isinstance(task, PlatformTask)
+            if not allowed:
+                self.message_user(
+                    request, f"{periodic.name}: {periodic.task} cannot run here.", messages.ERROR
+                )
+                continue
+            args, kwargs = json.loads(periodic.args or "[]"), json.loads(periodic.kwargs or "{}")
+            task_ids.append(task_enqueue(task, tenant=tenant, args=args, kwargs=kwargs))
+            audit_record_request(request, action="schedule.run_now", obj=periodic)
+        return jobs_started_response(self, request, task_ids)
+
+
+class CrontabScheduleAdmin(AuditedAdminMixin, beat_admin.CrontabScheduleAdmin):
+    list_display = ["__str__", "human_readable"]
+    readonly_fields = ["next_runs"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        # A crontab made for a tenant is in the tenant's time zone unless staff choose another.
+        return {"timezone": timezone_of(_tenant(request)),
+                **super().get_changeform_initial_data(request)}  # fmt: skip
+
+    @admin.display(description="Next 5 runs")
+    def next_runs(self, obj: CrontabSchedule) -> str:
+        if obj.pk is None:
+            return "— (shown after saving)"
+        expression = (
+            f"{obj.minute} {obj.hour} {obj.day_of_month} {obj.month_of_year} {obj.day_of_week}"
+        )
+        runs = cron_preview(expression, str(obj.timezone), connection.schema_name)
+        return format_html("<ol>{}</ol>", format_html_join(
+            "", "<li>{}</li>", ((run.strftime("%a %Y-%m-%d %H:%M %Z"),) for run in runs)))  # fmt: skip
+
+
+class IntervalScheduleAdmin(AuditedAdminMixin, beat_admin.IntervalScheduleAdmin):
+    pass
+
+
+class ClockedScheduleAdmin(AuditedAdminMixin, beat_admin.ClockedScheduleAdmin):
+    pass
+
+
+class SolarScheduleAdmin(AuditedAdminMixin, beat_admin.SolarScheduleAdmin):
+    pass
+
+
+for site in (staff_site, tenant_site):
+    site.register(PeriodicTask, PeriodicTaskAdmin)
+    site.register(CrontabSchedule, CrontabScheduleAdmin)
+    site.register(IntervalSchedule, IntervalScheduleAdmin)
+    site.register(ClockedSchedule, ClockedScheduleAdmin)
+    site.register(SolarSchedule, SolarScheduleAdmin)
+
+
+# --- Across tenants: the read model beat keeps (platform admin only) -------------------------
+class TenantSchemaFilter(admin.SimpleListFilter):
+    """Filter by tenant through the link in each row's Tenant cell: a list of every tenant's
+    name would grow the page with the tenant count."""
+
+    title = "tenant"
+    parameter_name = "schema"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        return [(value, value)] if value else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(schema_name=value) if value else queryset
+
+
+@admin.register(ScheduleSummary, site=staff_site)
+class ScheduleSummaryAdmin(admin.ModelAdmin):
+    list_display = ["tenant_cell", "name_cell", "task", "schedule", "enabled", "last_run_at",
+                    "next_run_at", "missed_runs"]  # fmt: skip
+    list_display_links = None
+    list_filter = [TenantSchemaFilter, "task", "enabled"]
+    search_fields = ["name", "task", "schema_name", "tenant__name"]
+    list_select_related = ["tenant"]
+    list_per_page = 100
+    show_full_result_count = False  # one COUNT per page, not two
+    ordering = ["schema_name", "name"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+        extra_context = {**(extra_context or {}), "beat_heartbeat": beat_heartbeat()}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Tenant", ordering="schema_name")
+    def tenant_cell(self, obj: ScheduleSummary) -> str:
+        label = "platform" if obj.schema_name == "public" else obj.tenant.name
+        return format_html('<a href="?schema={}">{}</a>', obj.schema_name, label)
+
+    @admin.display(description="Schedule name", ordering="name")
+    def name_cell(self, obj: ScheduleSummary) -> str:
+        """Opens the schedule in the admin that edits it (the tenant's own, or the platform's)."""
+        if obj.schema_name == "public":
+            url = reverse("admin:django_celery_beat_periodictask_changelist")
+        else:
+            url = f"/admin/t/{obj.tenant.slug}/django_celery_beat/periodictask/"
+        return format_html('<a href="{}?q={}">{}</a>', url, obj.name, obj.name)

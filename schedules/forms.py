@@ -1,0 +1,156 @@
+"""The periodic task form of both admins: a task picker limited to what may run there, the
+crontab as one expression in the tenant's time zone, exactly one schedule, JSON that matches
+the task's signature, and the catch-up choice."""
+
+from __future__ import annotations
+
+import inspect
+import zoneinfo
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django_celery_beat.models import PeriodicTask
+from kombu.utils.json import loads
+
+from saas.celery import app
+from schedules.models import ScheduleState
+from schedules.services import cron_parse, crontab_ensure
+from tenants.task_base import PlatformTask, is_tenant_task
+
+SCHEDULE_KINDS = ("cron", "interval", "solar", "clocked")
+
+
+def task_choices(for_tenant: bool) -> list[tuple[str, str]]:
+    """Registered tasks that may be scheduled here: tenant tasks in a tenant's admin, platform
+    tasks in the platform admin (beat refuses anything else)."""
+    app.loader.import_default_modules()
+    allowed = sorted(
+        name
+        for name, task in app.tasks.items()
+        if (is_tenant_task(task) if for_tenant else isinstance(task, PlatformTask))
+    )
+    return [("", "---------")] + [(name, name) for name in allowed]
+
+
+def crontab_expression(task: PeriodicTask) -> str:
+    c = task.crontab
+    return f"{c.minute} {c.hour} {c.day_of_month} {c.month_of_year} {c.day_of_week}"
+
+
+class ScheduleForm(forms.ModelForm):
+    task = forms.ChoiceField(label="Task")
+    cron = forms.CharField(
+        label="Crontab",
+        required=False,
+        max_length=200,
+        help_text="minute hour day-of-month month day-of-week, e.g. “0 3 * * *” or "
+        "“*/15 8-18 * * mon-fri”.",
+    )
+    catch_up = forms.BooleanField(
+        label="Catch up missed runs",
+        required=False,
+        initial=True,
+        help_text=ScheduleState._meta.get_field("catch_up").help_text,
+    )
+
+    class Meta:
+        model = PeriodicTask
+        fields = [
+            "name", "task", "enabled", "description", "interval", "solar", "clocked",
+            "start_time", "one_off", "args", "kwargs", "expires", "expire_seconds", "queue",
+            "priority", "headers",
+        ]  # fmt: skip
+
+    # Set by the admin (get_form): where the form is used.
+    for_tenant = False
+    timezone_name = "UTC"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["task"].choices = task_choices(self.for_tenant)
+        self.fields["cron"].help_text += f" Times are in {self.timezone_name}."
+        instance = self.instance
+        if instance.pk is not None:
+            if instance.crontab_id is not None:
+                self.initial["cron"] = crontab_expression(instance)
+            try:
+                self.initial["catch_up"] = instance.state.catch_up
+            except ScheduleState.DoesNotExist:
+                pass
+
+    def _clean_json(self, field: str, kind: type, example: str) -> Any:
+        raw = self.cleaned_data.get(field) or ("[]" if kind is list else "{}")
+        try:
+            value = loads(raw)
+        except ValueError as exc:
+            raise ValidationError(f"Not valid JSON: {exc}. Example: {example}") from exc
+        if not isinstance(value, kind):
+            raise ValidationError(f"Must be a JSON {'list' if kind is list else 'object'}, "
+                                  f"e.g. {example}.")  # fmt: skip
+        return value
+
+    def clean_args(self) -> str:
+        self._args = self._clean_json("args", list, '[1, "two"]')
+        return self.cleaned_data.get("args") or "[]"
+
+    def clean_kwargs(self) -> str:
+        self._kwargs = self._clean_json("kwargs", dict, '{"days": 14}')
+        return self.cleaned_data.get("kwargs") or "{}"
+
+    def clean_headers(self) -> str:
+        self._clean_json("headers", dict, '{"priority_note": "x"}')
+        return self.cleaned_data.get("headers") or "{}"
+
+    def clean_cron(self) -> str:
+        expression = " ".join((self.cleaned_data.get("cron") or "").split())
+        if expression:
+            cron_parse(expression)  # ValidationError names the wrong field
+        return expression
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        chosen = [kind for kind in SCHEDULE_KINDS if data.get(kind)]
+        if len(chosen) != 1:
+            message = (
+                "Choose a schedule: a crontab, an interval, a solar event or a clocked time."
+                if not chosen
+                else f"Choose one schedule only (now: {', '.join(chosen)})."
+            )
+            raise ValidationError(message, code="schedule_count")
+        if data.get("clocked") and not data.get("one_off"):
+            self.add_error("one_off", "A clocked schedule runs once: tick “One-off task”.")
+        task = app.tasks.get(data.get("task") or "")
+        if task is not None and hasattr(self, "_args") and hasattr(self, "_kwargs"):
+            try:
+                inspect.signature(task.run).bind(*self._args, **self._kwargs)
+            except TypeError as exc:
+                self.add_error("kwargs", f"These arguments do not fit {task.name}: {exc}.")
+        return data
+
+    def save(self, commit: bool = True) -> PeriodicTask:
+        task: PeriodicTask = super().save(commit=False)
+        expression = self.cleaned_data.get("cron")
+        if expression:
+            unchanged = task.crontab_id is not None and crontab_expression(task) == expression
+            if not unchanged:  # a crontab made here follows the tenant's time zone
+                task.crontab = crontab_ensure(expression, self.timezone_name)
+        else:
+            task.crontab = None
+        if commit:
+            task.save()
+            self.save_state(task)
+        return task
+
+    def save_state(self, task: PeriodicTask) -> None:
+        ScheduleState.objects.update_or_create(
+            periodic_task=task, defaults={"catch_up": self.cleaned_data.get("catch_up", True)}
+        )
+
+
+def timezone_of(tenant: Any) -> str:
+    from django.conf import settings
+
+    name = tenant.timezone if tenant is not None else settings.TIME_ZONE
+    zoneinfo.ZoneInfo(name)  # a known zone (validated on the tenant)
+    return name

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.db import models
+from django_celery_beat.models import PeriodicTask
+
+
+class ScheduleState(models.Model):
+    """What beat knows about a periodic task beyond django-celery-beat's row. Lives beside the
+    row, in the same schema (a tenant's or public).
+
+    `catch_up` is the per-entry choice for runs missed while beat was down: run once when beat
+    is back (the default: a late cleanup or report beats none), or skip to the next due time.
+    """
+
+    periodic_task = models.OneToOneField(
+        PeriodicTask, on_delete=models.CASCADE, related_name="state", primary_key=True
+    )
+    catch_up = models.BooleanField(
+        default=True,
+        help_text="After beat was down past a due time: run once when it is back (on) or "
+        "wait for the next due time (off).",
+    )
+    missed_runs = models.PositiveIntegerField(default=0)
+    last_missed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"state of {self.periodic_task_id}"

@@ -1,0 +1,167 @@
+"""Schedules as beat and the admin see them: which schedule object a row stands for, its next
+runs, missed runs, a crontab in words. One place for each of these facts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+
+from celery import schedules
+from django.core.exceptions import ValidationError
+from django.db.models import F
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.validators import (
+    day_of_month_validator,
+    day_of_week_validator,
+    hour_validator,
+    minute_validator,
+    month_of_year_validator,
+)
+
+from schedules.models import ScheduleState
+from schedules.timing import StaggeredInterval, ZonedCrontab, next_run, runs_after, stagger_offset
+from tenants.models import ScheduleChange
+
+CRON_FIELDS = (
+    ("minute", minute_validator),
+    ("hour", hour_validator),
+    ("day_of_month", day_of_month_validator),
+    ("month_of_year", month_of_year_validator),
+    ("day_of_week", day_of_week_validator),
+)
+
+
+def crontab_build(
+    crontab: CrontabSchedule, schema_name: str, nowfun: Callable[[], dt.datetime] | None = None
+) -> ZonedCrontab:
+    fields = schedules.crontab(
+        minute=crontab.minute, hour=crontab.hour, day_of_week=crontab.day_of_week,
+        day_of_month=crontab.day_of_month, month_of_year=crontab.month_of_year,
+    )  # fmt: skip
+    tz = zoneinfo.ZoneInfo(str(crontab.timezone))
+    return ZonedCrontab(fields, tz, stagger_offset(schema_name), nowfun=nowfun)
+
+
+def schedule_build(
+    task: PeriodicTask, schema_name: str, nowfun: Callable[[], dt.datetime] | None = None
+) -> Any:
+    """The schedule object beat runs `task` by (in `schema_name`, for its stagger offset).
+
+    Crontabs become `ZonedCrontab` (zoneinfo, DST rules); intervals are staggered when stagger
+    is on; solar and clocked schedules are django-celery-beat's own.
+    """
+    if task.crontab_id is not None:
+        return crontab_build(task.crontab, schema_name, nowfun)
+    offset = stagger_offset(schema_name)
+    if task.interval_id is not None and offset:
+        return StaggeredInterval(task.interval.schedule.run_every, offset, nowfun=nowfun)
+    schedule = task.schedule  # raises DoesNotExist if the schedule row is gone
+    schedule.nowfun = nowfun
+    return schedule
+
+
+def schedule_describe(task: PeriodicTask) -> str:
+    """The schedule in plain words, in its own time zone."""
+    if task.crontab_id is not None:
+        return task.crontab.human_readable
+    if task.interval_id is not None:
+        return f"every {task.interval}"
+    if task.clocked_id is not None:
+        return f"once at {task.clocked.clocked_time:%Y-%m-%d %H:%M %Z}"
+    if task.solar_id is not None:
+        return str(task.solar)
+    return "no schedule"
+
+
+def schedule_next_runs(
+    task: PeriodicTask, schema_name: str, count: int = 5, after: dt.datetime | None = None
+) -> list[dt.datetime]:
+    schedule = schedule_build(task, schema_name)
+    start = after or task.last_run_at or task.date_changed or schedule.now()
+    if task.interval_id is not None and not isinstance(schedule, StaggeredInterval):
+        start = task.last_run_at or schedule.now()
+    runs = runs_after(schedule, start, count + 50)
+    now = schedule.now()
+    # From now on: a run overdue since the last one is shown as "now".
+    upcoming = [run for run in runs if run > now]
+    overdue = len(upcoming) < len(runs)
+    return ([now] if overdue else []) + upcoming[: count - (1 if overdue else 0)]
+
+
+def schedule_next_run(task: PeriodicTask, schema_name: str) -> dt.datetime | None:
+    if not task.enabled:
+        return None
+    schedule = schedule_build(task, schema_name)
+    return next_run(schedule, task.last_run_at or task.date_changed or schedule.now())
+
+
+def cron_parse(expression: str) -> dict[str, str]:
+    """Five crontab fields ("m h dom mon dow") checked with django-celery-beat's validators;
+    ValidationError names the field that is wrong."""
+    parts = expression.split()
+    if len(parts) != 5:
+        raise ValidationError(
+            "A crontab has five fields: minute hour day-of-month month day-of-week "
+            f"(e.g. “0 3 * * *”); “{expression}” has {len(parts)}.",
+            code="cron_fields",
+        )
+    values: dict[str, str] = {}
+    for (field, validator), value in zip(CRON_FIELDS, parts, strict=True):
+        try:
+            validator(value)
+        except ValidationError as exc:
+            label = field.replace("_", " ")
+            raise ValidationError(
+                f"{label.capitalize()} “{value}” is not valid: {' '.join(exc.messages)}",
+                code="cron_field",
+            ) from exc
+        values[field] = value
+    return values
+
+
+def cron_preview(
+    expression: str, timezone_name: str, schema_name: str, count: int = 5
+) -> list[dt.datetime]:
+    """The next `count` runs of a crontab expression, in `timezone_name` (raises ValidationError)."""
+    fields = cron_parse(expression)
+    row = CrontabSchedule(timezone=zoneinfo.ZoneInfo(timezone_name), **fields)
+    schedule = crontab_build(row, schema_name)
+    tz = zoneinfo.ZoneInfo(timezone_name)
+    return [run.astimezone(tz) for run in runs_after(schedule, schedule.now(), count)]
+
+
+def crontab_ensure(expression: str, timezone_name: str) -> CrontabSchedule:
+    """The crontab row for an expression in a time zone, in the current schema (reused if any)."""
+    fields = cron_parse(expression)
+    existing = CrontabSchedule.objects.filter(timezone=timezone_name, **fields).first()
+    if existing is not None:
+        return existing
+    return CrontabSchedule.objects.create(timezone=zoneinfo.ZoneInfo(timezone_name), **fields)
+
+
+def state_missed_record(task: PeriodicTask, count: int, latest: dt.datetime) -> None:
+    """Add `count` missed runs to a task's state (in the current schema)."""
+    state, _ = ScheduleState.objects.get_or_create(periodic_task=task)
+    ScheduleState.objects.filter(pk=state.pk).update(
+        missed_runs=F("missed_runs") + count, last_missed_at=latest
+    )
+
+
+def state_catch_up(task: PeriodicTask) -> bool:
+    try:
+        return task.state.catch_up
+    except ScheduleState.DoesNotExist:
+        return True
+
+
+def schedules_changed(schema_name: str) -> None:
+    """Tell beat that a schema's schedules changed (after a bulk update that sends no signals)."""
+    ScheduleChange.objects.create(schema_name=schema_name)
+
+
+def crontabs_timezone_move(old: str, new: str) -> int:
+    """Move the current schema's crontabs that followed zone `old` to `new` (a bulk update:
+    the caller reports it with `schedules_changed`)."""
+    return CrontabSchedule.objects.filter(timezone=old).update(timezone=new)
