@@ -141,12 +141,14 @@ def crontab_ensure(expression: str, timezone_name: str) -> CrontabSchedule:
     return CrontabSchedule.objects.create(timezone=zoneinfo.ZoneInfo(timezone_name), **fields)
 
 
-def state_missed_record(task: PeriodicTask, count: int, latest: dt.datetime) -> None:
-    """Add `count` missed runs to a task's state (in the current schema)."""
+def state_missed_record(task: PeriodicTask, count: int, latest: dt.datetime) -> ScheduleState:
+    """Add `count` missed runs to a task's state (in the current schema); the updated state."""
     state, _ = ScheduleState.objects.get_or_create(periodic_task=task)
     ScheduleState.objects.filter(pk=state.pk).update(
         missed_runs=F("missed_runs") + count, last_missed_at=latest
     )
+    state.refresh_from_db()
+    return state
 
 
 def state_catch_up(task: PeriodicTask) -> bool:

@@ -30,7 +30,7 @@ import redis
 from celery import schedules
 from celery.beat import ScheduleEntry, event_t
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler, ModelEntry
@@ -39,6 +39,7 @@ from kombu.utils.json import loads
 
 from backoffice.models import ScheduleSummary
 from saas.health import BEAT_HEARTBEAT_KEY
+from schedules.models import ScheduleState
 from schedules.services import (
     schedule_build,
     schedule_describe,
@@ -187,10 +188,15 @@ class TenantScheduler(DatabaseScheduler):
         super().__init__(*args, **kwargs)
 
     def setup_schedule(self) -> None:
-        # The platform's own entries (settings.CELERY_BEAT_SCHEDULE) are written to public's
-        # rows by django-celery-beat; tenants' come only from their own rows.
+        """Write the platform's own entries (settings.CELERY_BEAT_SCHEDULE) to public's rows;
+        tenants' come only from their own rows. Nothing is loaded here: a standby never needs
+        the schedule, and the leader loads it on its first tick."""
         with schema_context(PUBLIC):
-            super().setup_schedule()
+            for name, fields in self.app.conf.beat_schedule.items():
+                try:
+                    self.Entry.from_entry(name, app=self.app, **fields)
+                except Exception:
+                    logger.exception("beat: platform entry %r from settings not written", name)
 
     # -- loading ----------------------------------------------------------------------------
     def _load(
@@ -239,7 +245,11 @@ class TenantScheduler(DatabaseScheduler):
         if not missed:
             return entry
         model = entry.model
-        state_missed_record(model, len(missed), missed[-1])
+        # Count each missed run once, however often the entry is loaded before it catches up.
+        recorded = self._state(model).last_missed_at if self._state(model) else None
+        new = [run for run in missed if recorded is None or run > recorded]
+        if new:
+            model.state = state_missed_record(model, len(new), new[-1])
         catch_up = state_catch_up(model)
         logger.warning("beat: %s missed %d run(s), last due %s; %s", entry.key, len(missed),
                        missed[-1].isoformat(), "running it once now" if catch_up else "skipped")  # fmt: skip
@@ -254,11 +264,15 @@ class TenantScheduler(DatabaseScheduler):
         return entry
 
     @staticmethod
-    def _missed_runs(model: PeriodicTask) -> int:
+    def _state(model: PeriodicTask) -> ScheduleState | None:
         try:
-            return model.state.missed_runs
-        except PeriodicTask.state.RelatedObjectDoesNotExist:
-            return 0
+            return model.state
+        except ScheduleState.DoesNotExist:
+            return None
+
+    def _missed_runs(self, model: PeriodicTask) -> int:
+        state = self._state(model)
+        return state.missed_runs if state is not None else 0
 
     def all_as_schedule(self) -> dict[str, TenantEntry]:
         latest = ScheduleChange.objects.order_by("-id").values_list("id", flat=True).first()
@@ -326,13 +340,33 @@ class TenantScheduler(DatabaseScheduler):
             self._dirty.add(new_entry.key)
         return new_entry
 
+    def sync(self) -> None:
+        """Write run state that could not be written at send time (django-celery-beat's sync,
+        without its close_old_connections: a failed query closes the connection instead)."""
+        for key in list(self._dirty):
+            entry = self._schedule.get(key)
+            try:
+                if entry is not None:
+                    entry.save()
+                self._dirty.discard(key)
+            except (DatabaseError, InterfaceError):
+                logger.exception("beat: run state of %s not saved; retried later", key)
+                connection.close()  # reconnect on next use
+                return
+
     # -- change detection: one query per tick -------------------------------------------------
     def schedule_changed(self) -> bool:
-        changes = list(
-            ScheduleChange.objects.filter(id__gt=self._last_change_id)
-            .order_by("id")
-            .values_list("id", "schema_name")
-        )
+        try:
+            changes = list(
+                ScheduleChange.objects.filter(id__gt=self._last_change_id)
+                .order_by("id")
+                .values_list("id", "schema_name")
+            )
+        except (DatabaseError, InterfaceError):
+            # The database went away (restart, failover): keep the schedule, reconnect next tick.
+            logger.exception("beat: cannot read the change log; retried next tick")
+            connection.close()
+            return False
         if not changes:
             return False
         self._last_change_id = changes[-1][0]
