@@ -10,7 +10,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from kombu.utils.json import loads
 
 from saas.celery import app
@@ -33,9 +33,12 @@ def task_choices(for_tenant: bool) -> list[tuple[str, str]]:
     return [("", "---------")] + [(name, name) for name in allowed]
 
 
-def crontab_expression(task: PeriodicTask) -> str:
-    c = task.crontab
+def crontab_expression_of(c: CrontabSchedule) -> str:
     return f"{c.minute} {c.hour} {c.day_of_month} {c.month_of_year} {c.day_of_week}"
+
+
+def crontab_expression(task: PeriodicTask) -> str:
+    return crontab_expression_of(task.crontab)
 
 
 class ScheduleForm(forms.ModelForm):
@@ -71,8 +74,9 @@ class ScheduleForm(forms.ModelForm):
         self.fields["task"].choices = task_choices(self.for_tenant)
         self.fields["cron"].help_text += f" Times are in {self.timezone_name}."
         instance = self.instance
+        self._saved_crontab = instance.crontab if instance.crontab_id is not None else None
         if instance.pk is not None:
-            if instance.crontab_id is not None:
+            if self._saved_crontab is not None:
                 self.initial["cron"] = crontab_expression(instance)
             try:
                 self.initial["catch_up"] = instance.state.catch_up
@@ -118,6 +122,10 @@ class ScheduleForm(forms.ModelForm):
                 else f"Choose one schedule only (now: {', '.join(chosen)})."
             )
             raise ValidationError(message, code="schedule_count")
+        # The model checks "exactly one schedule" too: give it the crontab to be (saved in save()).
+        self.instance.crontab = (
+            CrontabSchedule(**cron_parse(data["cron"])) if "cron" in chosen else None
+        )
         if data.get("clocked") and not data.get("one_off"):
             self.add_error("one_off", "A clocked schedule runs once: tick “One-off task”.")
         task = app.tasks.get(data.get("task") or "")
@@ -131,12 +139,13 @@ class ScheduleForm(forms.ModelForm):
     def save(self, commit: bool = True) -> PeriodicTask:
         task: PeriodicTask = super().save(commit=False)
         expression = self.cleaned_data.get("cron")
-        if expression:
-            unchanged = task.crontab_id is not None and crontab_expression(task) == expression
-            if not unchanged:  # a crontab made here follows the tenant's time zone
-                task.crontab = crontab_ensure(expression, self.timezone_name)
-        else:
+        saved = self._saved_crontab
+        if not expression:
             task.crontab = None
+        elif saved is not None and crontab_expression_of(saved) == expression:
+            task.crontab = saved  # unchanged: keep its row (and the zone staff gave it)
+        else:  # a crontab made here follows the tenant's time zone
+            task.crontab = crontab_ensure(expression, self.timezone_name)
         if commit:
             task.save()
             self.save_state(task)

@@ -1,0 +1,185 @@
+"""The schedule admin: a tenant's periodic tasks in its own admin (crontab in the tenant's zone,
+clear errors, next runs, preview, enable/disable), and the cross-tenant overview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_tenants.utils import schema_context
+
+from backoffice.models import ScheduleSummary
+from schedules.models import ScheduleState
+from tenants.models import ScheduleChange, Tenant
+
+pytestmark = pytest.mark.django_db
+ADD = "/admin/t/acme/django_celery_beat/periodictask/add/"
+LIST = "/admin/t/acme/django_celery_beat/periodictask/"
+TASK = "tenants.tasks.tenant_tables_count_task"
+
+
+def form(**overrides: Any) -> dict[str, Any]:
+    data = {
+        "name": "nightly-usage", "task": TASK, "enabled": "on", "description": "",
+        "cron": "0 6 * * mon-fri", "interval": "", "solar": "", "clocked": "",
+        "start_time_0": "", "start_time_1": "", "catch_up": "on", "args": "[]",
+        "kwargs": "{}", "expires_0": "", "expires_1": "", "expire_seconds": "", "queue": "",
+        "priority": "", "headers": "{}",
+    }  # fmt: skip
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def names(schema: str) -> set[str]:
+    with schema_context(schema):
+        return set(PeriodicTask.objects.values_list("name", flat=True))
+
+
+def errors_of(response: Any) -> str:
+    assert response.status_code == 200, "the form was accepted"
+    return response.content.decode()
+
+
+def test_a_crontab_added_for_a_tenant_is_in_its_zone_and_written_there_only(
+    operator_client: Client,
+) -> None:
+    before = {s: names(s) for s in ("globex", "public")}
+    changes = ScheduleChange.objects.count()
+    response = operator_client.post(ADD, form(catch_up=None))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with schema_context("acme"):
+        task = PeriodicTask.objects.select_related("crontab", "state").get(name="nightly-usage")
+        assert (task.crontab.minute, task.crontab.hour, task.crontab.day_of_week) == (
+            "0", "6", "mon-fri",
+        )  # fmt: skip
+        assert str(task.crontab.timezone) == Tenant.objects.get(slug="acme").timezone
+        assert task.state.catch_up is False
+    assert {s: names(s) for s in ("globex", "public")} == before
+    assert ScheduleChange.objects.filter(schema_name="acme").count() >= 1
+    assert ScheduleChange.objects.count() > changes
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"cron": "61 * * * *"}, "Minute “61” is not valid"),
+        ({"cron": "0 25 * * *"}, "Hour “25” is not valid"),
+        ({"cron": "0 3 * *"}, "A crontab has five fields"),
+        ({"kwargs": "{days: 14}"}, "Not valid JSON"),
+        ({"args": '{"a": 1}'}, "Must be a JSON list"),
+        ({"kwargs": '{"nope": 1}'}, "These arguments do not fit"),
+        ({"cron": ""}, "Choose a schedule"),
+        ({"interval": "__interval__"}, "Choose one schedule only (now: cron, interval)"),
+        ({"task": "backoffice.tasks.jobruns_reap_task"}, "Select a valid choice"),
+    ],
+)
+def test_bad_input_gets_a_clear_error_and_nothing_is_saved(
+    operator_client: Client, overrides: dict[str, str], message: str
+) -> None:
+    if overrides.get("interval") == "__interval__":
+        with schema_context("acme"):
+            overrides["interval"] = str(
+                IntervalSchedule.objects.create(every=5, period="minutes").pk
+            )
+    body = errors_of(operator_client.post(ADD, form(**overrides)))
+    assert message in body
+    assert "nightly-usage" not in names("acme")
+
+
+def test_the_task_picker_offers_tenant_tasks_only(operator_client: Client) -> None:
+    body = operator_client.get(ADD).content.decode()
+    assert f'value="{TASK}"' in body
+    assert "backoffice.tasks.jobruns_reap_task" not in body  # a platform task
+    platform = operator_client.get("/admin/django_celery_beat/periodictask/add/").content.decode()
+    assert "backoffice.tasks.jobruns_reap_task" in platform and TASK not in platform
+
+
+def test_the_list_shows_words_next_and_missed_runs_in_the_tenants_zone(
+    operator_client: Client,
+) -> None:
+    assert operator_client.post(ADD, form()).status_code == 302
+    with schema_context("acme"):
+        task = PeriodicTask.objects.get(name="nightly-usage")
+        ScheduleState.objects.filter(periodic_task=task).update(
+            missed_runs=3, last_missed_at=timezone.now()
+        )
+    body = operator_client.get(LIST).content.decode()
+    assert "At 06:00 AM, only on Monday, Tuesday, Wednesday, Thursday, and Friday" in body
+    assert " CET" in body or " CEST" in body  # Europe/Paris, acme's zone
+    assert "3 (last due" in body
+    page = operator_client.get(f"{LIST}{task.pk}/change/").content.decode()
+    assert page.count("06:00 CE") >= 5  # the next 5 runs, at 06:00 on acme's clock
+    assert 'value="0 6 * * mon-fri"' in page
+
+
+def test_the_preview_shows_five_runs_or_the_error(operator_client: Client) -> None:
+    ok = operator_client.get(f"{LIST}preview/", {"cron": "30 2 * * *"}).json()
+    assert len(ok["runs"]) == 5 and all("02:30 CE" in run for run in ok["runs"])
+    bad = operator_client.get(f"{LIST}preview/", {"cron": "30 2 * *"})
+    assert bad.status_code == 400 and "five fields" in bad.json()["error"]
+
+
+def test_enable_and_disable_change_that_tenant_and_tell_beat(operator_client: Client) -> None:
+    assert operator_client.post(ADD, form()).status_code == 302
+    with schema_context("globex"):
+        every = IntervalSchedule.objects.create(every=1, period="hours")
+        PeriodicTask.objects.create(name="nightly-usage", task=TASK, interval=every)
+    with schema_context("acme"):
+        pk = PeriodicTask.objects.get(name="nightly-usage").pk
+    changes = ScheduleChange.objects.filter(schema_name="acme").count()
+    response = operator_client.post(LIST, {"action": "disable", "_selected_action": [pk]})
+    assert response.status_code == 302
+    with schema_context("acme"):
+        assert PeriodicTask.objects.get(pk=pk).enabled is False
+    with schema_context("globex"):
+        assert PeriodicTask.objects.get(name="nightly-usage").enabled is True
+    assert ScheduleChange.objects.filter(schema_name="acme").count() == changes + 1
+    operator_client.post(LIST, {"action": "enable", "_selected_action": [pk]})
+    with schema_context("acme"):
+        assert PeriodicTask.objects.get(pk=pk).enabled is True
+
+
+def test_a_viewer_cannot_change_schedules(viewer_client: Client) -> None:
+    assert viewer_client.get(LIST).status_code == 200
+    assert viewer_client.post(ADD, form()).status_code == 403
+    assert "nightly-usage" not in names("acme")
+
+
+def _overview_rows(count: int) -> None:
+    """`count` tenants (rows only: the overview reads the read model, not their schemas), each
+    with one schedule in the read model."""
+    ScheduleSummary.objects.all().delete()
+    tenants = Tenant.objects.bulk_create(
+        Tenant(name=f"Load {i}", slug=f"load-{count}-{i}", schema_name=f"load_{count}_{i}",
+               status=Tenant.Status.ARCHIVED)
+        for i in range(count)
+    )  # fmt: skip
+    now = timezone.now()
+    ScheduleSummary.objects.bulk_create(
+        ScheduleSummary(tenant=t, schema_name=t.schema_name, name="nightly", task=TASK,
+                        schedule="At 03:00 AM", enabled=True, refreshed_at=now, next_run_at=now)
+        for t in tenants
+    )  # fmt: skip
+
+
+def test_the_overview_costs_the_same_queries_at_1000_tenants_as_at_10(
+    operator_client: Client,
+) -> None:
+    url = "/admin/backoffice/schedulesummary/"
+    counts = {}
+    for tenants in (10, 1000):
+        _overview_rows(tenants)
+        with CaptureQueriesContext(connection) as queries:
+            response = operator_client.get(url)
+        assert response.status_code == 200
+        counts[tenants] = len(queries)
+    assert counts[1000] == counts[10]
+    filtered = operator_client.get(url, {"schema": "load_1000_7"}).content.decode()
+    assert "Load 7<" in filtered and "Load 8<" not in filtered
+    searched = operator_client.get(url, {"q": "Load 99"}).content.decode()
+    assert "Load 99<" in searched and "Load 7<" not in searched
