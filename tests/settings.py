@@ -30,3 +30,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, t
 ALLOWED_HOSTS = ["localhost", ".localhost", "testserver"]
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+
+# Beat processes started by the tests check that a schedule names a registered tenant task:
+# they register the test suite's tasks too.
+CELERY_IMPORTS = ["tests.worker_tasks"]

@@ -110,3 +110,14 @@ def retry_inside_atomic(self: Any, marker: int) -> dict[str, Any]:
         if self.request.retries == 0:
             raise self.retry(countdown=0.2)
     return {"schema": connection.schema_name, "markers": _visible_markers()}
+
+
+@tenant_task()
+def report_headers(self: Any) -> dict[str, Any]:
+    """What a beat-sent task sees: the tenant headers it came with and the schema it ran in."""
+    return {
+        "schema": connection.schema_name,
+        "tenant_id": getattr(self.request, "tenant_id", None),
+        "tenant_schema": getattr(self.request, "tenant_schema", None),
+        "periodic_task_name": getattr(self.request, "periodic_task_name", None),
+    }
