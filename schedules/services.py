@@ -67,7 +67,7 @@ def schedule_describe(task: PeriodicTask) -> str:
     if task.crontab_id is not None:
         return task.crontab.human_readable
     if task.interval_id is not None:
-        return f"every {task.interval}"
+        return str(task.interval)  # "every 5 minutes"
     if task.clocked_id is not None:
         return f"once at {task.clocked.clocked_time:%Y-%m-%d %H:%M %Z}"
     if task.solar_id is not None:
