@@ -4,6 +4,7 @@ runs, missed runs, a crontab in words. One place for each of these facts."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Callable
 from typing import Any
@@ -33,13 +34,29 @@ CRON_FIELDS = (
 )
 
 
+# Beat loads thousands of rows that share a handful of expressions: parse and describe each once.
+@functools.lru_cache(maxsize=4096)
+def _cron_fields(minute: str, hour: str, dom: str, month: str, dow: str) -> schedules.crontab:
+    return schedules.crontab(
+        minute=minute, hour=hour, day_of_week=dow, day_of_month=dom, month_of_year=month
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _cron_words(minute: str, hour: str, dom: str, month: str, dow: str, zone: str) -> str:
+    row = CrontabSchedule(minute=minute, hour=hour, day_of_month=dom, month_of_year=month,
+                          day_of_week=dow, timezone=zoneinfo.ZoneInfo(zone))  # fmt: skip
+    return row.human_readable
+
+
+def _cron_key(c: CrontabSchedule) -> tuple[str, str, str, str, str]:
+    return (c.minute, c.hour, c.day_of_month, c.month_of_year, c.day_of_week)
+
+
 def crontab_build(
     crontab: CrontabSchedule, schema_name: str, nowfun: Callable[[], dt.datetime] | None = None
 ) -> ZonedCrontab:
-    fields = schedules.crontab(
-        minute=crontab.minute, hour=crontab.hour, day_of_week=crontab.day_of_week,
-        day_of_month=crontab.day_of_month, month_of_year=crontab.month_of_year,
-    )  # fmt: skip
+    fields = _cron_fields(*_cron_key(crontab))
     tz = zoneinfo.ZoneInfo(str(crontab.timezone))
     return ZonedCrontab(fields, tz, stagger_offset(schema_name), nowfun=nowfun)
 
@@ -65,7 +82,7 @@ def schedule_build(
 def schedule_describe(task: PeriodicTask) -> str:
     """The schedule in plain words, in its own time zone."""
     if task.crontab_id is not None:
-        return task.crontab.human_readable
+        return _cron_words(*_cron_key(task.crontab), str(task.crontab.timezone))
     if task.interval_id is not None:
         return str(task.interval)  # "every 5 minutes"
     if task.clocked_id is not None:

@@ -278,7 +278,7 @@ class TenantScheduler(DatabaseScheduler):
         latest = ScheduleChange.objects.order_by("-id").values_list("id", flat=True).first()
         self._last_change_id = latest or 0
         now = _now()
-        public_id = Tenant.objects.get(schema_name=PUBLIC).pk
+        public_id = self._public_id = Tenant.objects.get(schema_name=PUBLIC).pk
         schedule, summary = self._load(None, public_id, now)
         for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE).exclude(
             schema_name=PUBLIC
@@ -297,7 +297,7 @@ class TenantScheduler(DatabaseScheduler):
         for key in [k for k, e in self._schedule.items() if e.schema_name == schema]:
             del self._schedule[key]
         tenant = None if schema == PUBLIC else Tenant.objects.filter(schema_name=schema).first()
-        public_id = Tenant.objects.get(schema_name=PUBLIC).pk
+        public_id = self._public_id  # read at the full load, which always comes first
         entries: dict[str, TenantEntry] = {}
         summary: list[ScheduleSummary] = []
         if schema == PUBLIC or (tenant is not None and tenant.status == Tenant.Status.ACTIVE):
