@@ -19,9 +19,9 @@ class Session(AbstractBaseSession):
     those of that moment.
     """
 
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField("created", default=timezone.now)
     user_id = models.BigIntegerField(null=True, blank=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
 
     class Meta(AbstractBaseSession.Meta):
@@ -31,6 +31,10 @@ class Session(AbstractBaseSession):
             models.Index(fields=["created_at"], name="usersessions_created"),
             models.Index(fields=["user_id"], name="usersessions_user"),
         ]
+
+    def __str__(self) -> str:
+        # Not the key (Django's default): this shows up in admin pages and logs.
+        return f"session {self.ref[:12]}"
 
     @property
     def ref(self) -> str:
