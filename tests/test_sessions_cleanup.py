@@ -105,6 +105,33 @@ def test_the_maximum_age_deletes_old_sessions_that_have_not_expired() -> None:
     assert session_keys("globex") == {globex_old}  # globex has no policy
 
 
+def test_policy_and_expiry_together_still_go_in_bounded_batches() -> None:
+    Tenant.objects.filter(slug="acme").update(session_max_age_days=7)
+    now = timezone.now()
+    with schema_context("acme"):
+        Session.objects.bulk_create(
+            Session(
+                session_key=f"s{i:07d}".ljust(32, "x"), session_data="d",
+                created_at=now - timedelta(days=10 if i % 2 else 1),
+                expire_date=now + timedelta(days=1 if i % 3 else -1),
+            )
+            for i in range(90)
+        )  # fmt: skip
+    sizes: list[int] = []
+
+    def progress(done: int, total: int | None, message: str) -> None:
+        sizes.append(done - sum(sizes))
+
+    result = sessions_cleanup(
+        schema_name="acme",
+        progress=progress,
+        batching=Batching(key_batch=10, sweep_after_rows=10**9),
+    )
+    # Too old (45) or expired (30), 15 of them both: 60 deleted, never more than 10 at a time.
+    assert (result["deleted"], result["remaining"]) == (60, 30) and max(sizes) == 10
+    assert result["statements"] == 7 and len(session_keys("acme")) == 30
+
+
 def test_the_cleanup_refuses_to_run_inside_a_transaction() -> None:
     session_make("acme", expires_in=timedelta(seconds=-1))
     with pytest.raises(RuntimeError, match="outside atomic"), transaction.atomic():

@@ -77,6 +77,7 @@ class BatchedDelete:
         self.batching = batching
         self.progress = progress
         self.stats = DeleteStats()
+        self._last_elapsed = 0.0
 
     def run(self) -> DeleteStats:
         pages = self._pages()
@@ -116,10 +117,12 @@ class BatchedDelete:
         """Key batches until one comes back short (done: True) or `threshold` rows have gone
         (a large backlog: False, sweep the rest)."""
         size = self.batching.key_batch
+        # The condition again outside: a row updated after it was picked (a session extended)
+        # is deleted only if it still matches.
         sql = (
             f"DELETE FROM {self.table} WHERE ctid = ANY(ARRAY("
-            f"SELECT ctid FROM {self.table} WHERE {self.condition} "
-            f"LIMIT %s FOR UPDATE SKIP LOCKED)) AND {self.condition}"
+            f"SELECT ctid FROM {self.table} WHERE ({self.condition}) "
+            f"LIMIT %s FOR UPDATE SKIP LOCKED)) AND ({self.condition})"
         )
         deleted = 0
         while True:
