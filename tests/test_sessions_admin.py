@@ -36,6 +36,15 @@ class TestTheTenantAdmin:
         expired = operator_client.get(LIST + "?state=expired").content.decode()
         assert "Alice-Old/0.1" in expired and "Alice-Laptop/1.0" not in expired
 
+    def test_it_searches_by_user_address_and_agent(
+        self, operator_client: Client, alice: User, carol: User
+    ) -> None:
+        session_make("acme", alice, user_agent="Alice-Laptop/1.0", ip="198.51.100.4")
+        session_make("acme", carol, user_agent="Carol-Phone/2.0", ip="192.0.2.8")
+        for query in ("alice", "198.51.100", "laptop"):
+            body = operator_client.get(LIST, {"q": query}).content.decode()
+            assert "Alice-Laptop/1.0" in body and "Carol-Phone/2.0" not in body, query
+
     def test_the_counts_follow_the_tenants_maximum_age(
         self, operator_client: Client, alice: User
     ) -> None:
