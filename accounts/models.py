@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+
+from accounts.signals import password_changed
 
 
 class User(AbstractUser):
@@ -23,3 +27,12 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Django keeps the new raw password in `_password` from set_password() until this save
+        # (it calls the password validators' password_changed() on it); check_password()'s
+        # hash upgrades clear it first, so they do not count as a change.
+        changed = self._password is not None and not self._state.adding
+        super().save(*args, **kwargs)
+        if changed:
+            password_changed.send(sender=type(self), user=self)

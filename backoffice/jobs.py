@@ -114,10 +114,13 @@ def jobrun_finished(
     exc: BaseException | None = None,
     artifact_url: str = "",
     attempt: Any = None,
+    reason: str = "",
 ) -> None:
-    """Close the current attempt: succeeded, failed, retrying or skipped. With `attempt` (the
-    token from jobrun_started) only that attempt is closed, never a later one."""
+    """Close the current attempt: succeeded, failed, retrying or skipped (with `reason`). With
+    `attempt` (the token from jobrun_started) only that attempt is closed, never a later one."""
     fields: dict[str, Any] = {"state": state, "finished_at": timezone.now()}
+    if reason:
+        fields["error_message"] = reason[:2000]
     if exc is not None:
         fields.update(
             error_type=type(exc).__name__,

@@ -17,7 +17,9 @@ OPERATORS = "Operators"
 VIEWERS = "Viewers"
 
 # Apps whose models staff manage. Operators may add/change/delete them; viewers may view.
-MANAGED_APPS = ("tenants", "accounts", "django_celery_beat", "backoffice", "reports", "backups")
+MANAGED_APPS = (
+    "tenants", "accounts", "django_celery_beat", "backoffice", "reports", "backups", "usersessions",
+)  # fmt: skip
 # Rows that are history: nobody edits them through the admin, operators included.
 READ_ONLY_MODELS = {("backoffice", "auditentry"), ("tenants", "schematemplate")}
 

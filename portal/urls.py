@@ -24,6 +24,8 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(template_name="portal/password_change_done.html"),
         name="password_change_done",
     ),
+    path("accounts/sessions/", views.sessions_list, name="sessions"),
+    path("accounts/sessions/end/", views.sessions_end_view, name="sessions_end"),
     path("accounts/password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path(
         "accounts/password/reset/sent/",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from celery.schedules import crontab
+
 from saas.env import (
     database_from_url,
     env_bool,
@@ -55,7 +57,6 @@ SHARED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.admin",
-    "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
@@ -64,9 +65,10 @@ SHARED_APPS = [
     "backoffice",
     "backups",
     "portal",
+    "usersessions",  # staff sessions (public)
 ]
 TENANT_APPS = [
-    "django.contrib.sessions",
+    "usersessions",  # portal sessions (each tenant's own)
     "django_celery_beat",
     "schedules",
     "reports",
@@ -89,7 +91,7 @@ MIDDLEWARE = [
     # Selects the schema from the Host header; must run before anything touches the database.
     "django_tenants.middleware.main.TenantMainMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "usersessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -125,6 +127,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sessions of our own (usersessions): who, from where, since when, in the schema of the domain.
+SESSION_ENGINE = "usersessions.engine"
+# Staff (public schema) sessions older than this many days are ended, active or not; 0: no
+# limit beyond the normal expiry. Tenants set theirs on the tenant (admin).
+STAFF_SESSION_MAX_AGE_DAYS = env_int("STAFF_SESSION_MAX_AGE_DAYS", 0, minimum=0)
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 
@@ -219,6 +226,11 @@ JOBRUN_RETENTION_DAYS = env_int("JOBRUN_RETENTION_DAYS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "jobruns-reap": {"task": "backoffice.tasks.jobruns_reap_task", "schedule": 60.0},
     "jobruns-prune": {"task": "backoffice.tasks.jobruns_prune_task", "schedule": 3600.0},
+    # Tenants' own cleanups are in their default schedules (tenants/defaults.py).
+    "sessions-cleanup-public": {
+        "task": "usersessions.tasks.sessions_cleanup_platform_task",
+        "schedule": crontab(hour=3, minute=20),
+    },
 }
 CELERY_BEAT_SCHEDULER = "tenants.beat:TenantScheduler"
 # The beat leader's lock lives this long unless renewed; a standby takes over within about that.

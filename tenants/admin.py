@@ -28,6 +28,7 @@ from tenants.services import (
 )
 from tenants.task_base import task_enqueue
 from tenants.tasks import tenant_defaults_apply_task, tenant_tables_count_task
+from usersessions.tasks import sessions_cleanup_task
 
 
 class DomainInline(admin.TabularInline):
@@ -50,7 +51,14 @@ class TenantAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "timezone"]
     search_fields = ["name", "slug", "domains__domain"]
     ordering = ["name"]
-    actions = ["suspend", "reactivate", "archive", "defaults_apply", "tables_count"]
+    actions = [
+        "suspend",
+        "reactivate",
+        "archive",
+        "defaults_apply",
+        "tables_count",
+        "sessions_cleanup",
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
         return (
@@ -71,6 +79,7 @@ class TenantAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return [
             "name",
             "timezone",
+            "session_max_age_days",
             "slug",
             "schema_name",
             "status",
@@ -173,3 +182,9 @@ class TenantAdmin(AuditedAdminMixin, admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[Tenant]
     ) -> HttpResponseRedirect | None:
         return self._run_job(request, queryset, tenant_tables_count_task)
+
+    @admin.action(description="Job: clean up sessions (expired, too old)", permissions=["change"])
+    def sessions_cleanup(
+        self, request: HttpRequest, queryset: QuerySet[Tenant]
+    ) -> HttpResponseRedirect | None:
+        return self._run_job(request, queryset, sessions_cleanup_task)

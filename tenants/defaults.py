@@ -33,9 +33,15 @@ class DefaultSchedule:
 # The per-tenant jobs every tenant has, in its maintenance window (night, in its time zone).
 DEFAULT_SCHEDULES: list[DefaultSchedule] = [
     DefaultSchedule(
+        name="sessions-cleanup-daily",
+        task="usersessions.tasks.sessions_cleanup_task",
+        cron="15 3 * * *",
+        description="Delete expired sessions and those past the tenant's maximum age.",
+    ),
+    DefaultSchedule(
         name="tenant-usage-nightly",
         task="tenants.tasks.tenant_tables_count_task",
-        cron="15 3 * * *",
+        cron="45 3 * * *",
         description="Row counts of every table (usage figures).",
     ),
 ]

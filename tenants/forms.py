@@ -40,4 +40,4 @@ class TenantChangeForm(forms.ModelForm):
 
     class Meta:
         model = Tenant
-        fields = ["name", "timezone"]
+        fields = ["name", "timezone", "session_max_age_days"]

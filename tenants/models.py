@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
@@ -63,6 +64,15 @@ class Tenant(TenantMixin):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Enforced on every request (usersessions.engine) and by the tenant's session cleanup job.
+    session_max_age_days = models.PositiveSmallIntegerField(
+        "maximum session age (days)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Sessions older than this are ended, active or not, and the user signs in "
+        "again. Empty: no limit beyond the normal expiry.",
+    )
 
     # Schemas are created and dropped by our services, never as a side effect of save()/delete().
     auto_create_schema = False

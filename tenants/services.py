@@ -123,6 +123,14 @@ def membership_set(*, tenant: Tenant, user: User, role: str) -> Membership:
     return membership
 
 
+def membership_remove(*, tenant: Tenant, user: User) -> bool:
+    """Take a user out of a tenant. Their sessions there end with the membership (a receiver
+    of its deletion, so the admin's inline deletes do the same). False if they were not a
+    member."""
+    deleted, _ = Membership.objects.filter(tenant=tenant, user=user).delete()
+    return deleted > 0
+
+
 def owner_ensure(*, email: str) -> tuple[User, bool]:
     """The user with this email, or a new one without a usable password (they are invited to set
     one). Returns (user, created)."""

@@ -64,6 +64,16 @@ class TenantMismatch(TenantTaskError):
     pass
 
 
+class JobSkipped(Exception):
+    """Raised by a task body that decided not to do its work (another run holds the lock):
+    the JobRun is closed as `skipped` with this reason and `result`, and the task returns
+    `result`."""
+
+    def __init__(self, reason: str, *, result: Any = None) -> None:
+        super().__init__(reason)
+        self.result = result
+
+
 def tenant_ref(tenant: Tenant) -> dict[str, Any]:
     """The headers that carry a tenant. Both parts are checked at run time: the id alone would
     not notice a restore that swapped schemas; the schema alone, a name reused after deletion."""
@@ -316,6 +326,9 @@ class TenantTask(Task):
         try:
             tenant_task_started.send(sender=type(self), task=self, tenant=tenant)
             result = self.run(*args, **kwargs)
+        except JobSkipped as exc:
+            self._record_end("skipped", result=exc.result, reason=str(exc))
+            return exc.result
         except Retry as exc:
             if getattr(request, "retry_unrecorded", False):
                 self._record_end("retrying", exc=exc.exc or exc)

@@ -170,11 +170,14 @@ def _live_cleanup() -> None:
             cursor.execute(
                 f"DELETE FROM {schema}.django_celery_beat_intervalschedule WHERE period = 'days'"
             )
+            cursor.execute(f"DELETE FROM {schema}.usersessions_session")
     JobRun.objects.all().delete()
     ScheduleSummary.objects.all().delete()
     AuditEntry.objects.all().delete()
     User.objects.filter(username__startswith="live-").delete()
-    Tenant.objects.filter(slug__in=["acme", "globex"]).update(status=Tenant.Status.ACTIVE)
+    Tenant.objects.filter(slug__in=["acme", "globex"]).update(
+        status=Tenant.Status.ACTIVE, session_max_age_days=None
+    )
     tenant_cache_clear()
 
 

@@ -8,11 +8,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
-from django_celery_beat.models import CrontabSchedule
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from django_tenants.utils import schema_context
 
 from accounts.models import User
 from tenants import provisioning
+from tenants.defaults import DEFAULT_SCHEDULES
 from tenants.models import Domain, Membership, Tenant
 from tenants.services import tenant_provision
 
@@ -96,8 +97,14 @@ def test_it_makes_tenant_domain_owner_and_default_rows() -> None:
     assert tenant.schema_name == "initech"
     assert Domain.objects.get(tenant=tenant).domain == "initech.localhost"
     assert Membership.objects.get(tenant=tenant).user == owner
-    with schema_context("initech"):
-        assert CrontabSchedule.objects.filter(timezone="Asia/Tokyo", hour="3").count() == 1
+    with schema_context("initech"):  # the default schedules, on the tenant's own clock
+        defaults = {
+            t.name: (t.task, t.crontab.hour, str(t.crontab.timezone))
+            for t in PeriodicTask.objects.select_related("crontab")
+        }
+        assert defaults == {
+            d.name: (d.task, d.cron.split()[1], "Asia/Tokyo") for d in DEFAULT_SCHEDULES
+        }
     with schema_context("acme"):
         assert not CrontabSchedule.objects.filter(timezone="Asia/Tokyo").exists()
 

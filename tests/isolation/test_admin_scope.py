@@ -105,9 +105,11 @@ def test_the_staff_session_stays_in_public(operator_client: Client) -> None:
     operator_client.get("/admin/t/acme/")
     key = operator_client.cookies["sessionid"].value
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM acme.django_session")
+        cursor.execute("SELECT count(*) FROM acme.usersessions_session")
         assert cursor.fetchone() == (0,)
-        cursor.execute("SELECT count(*) FROM public.django_session WHERE session_key = %s", [key])
+        cursor.execute(
+            "SELECT count(*) FROM public.usersessions_session WHERE session_key = %s", [key]
+        )
         assert cursor.fetchone() == (1,)
     # Still signed in after a round-trip through the tenant scope.
     assert operator_client.get("/admin/").status_code == 200
@@ -166,9 +168,11 @@ def test_signing_out_from_a_tenant_admin_ends_the_staff_session(operator_client:
     response = operator_client.post("/admin/t/acme/logout/")
     assert response.status_code == 200
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM public.django_session WHERE session_key = %s", [key])
+        cursor.execute(
+            "SELECT count(*) FROM public.usersessions_session WHERE session_key = %s", [key]
+        )
         assert cursor.fetchone() == (0,)
-        cursor.execute("SELECT count(*) FROM acme.django_session")
+        cursor.execute("SELECT count(*) FROM acme.usersessions_session")
         assert cursor.fetchone() == (0,)
     assert operator_client.get("/admin/").status_code == 302
 

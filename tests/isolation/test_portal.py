@@ -58,11 +58,11 @@ def test_sessions_live_in_the_tenant_schema_and_do_not_travel(alice: User, acme:
     client, _ = sign_in("acme.localhost", "alice")
     key = client.cookies["sessionid"].value
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM acme.django_session WHERE session_key=%s", [key])
+        cursor.execute("SELECT count(*) FROM acme.usersessions_session WHERE session_key=%s", [key])
         assert cursor.fetchone() == (1,)
         for schema in ("globex", "public"):
             cursor.execute(
-                f"SELECT count(*) FROM {schema}.django_session WHERE session_key=%s", [key]
+                f"SELECT count(*) FROM {schema}.usersessions_session WHERE session_key=%s", [key]
             )
             assert cursor.fetchone() == (0,)
     # Replaying acme's cookie on globex's domain finds no session there.
