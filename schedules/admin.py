@@ -206,7 +206,9 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 class CrontabScheduleAdmin(AuditedAdminMixin, beat_admin.CrontabScheduleAdmin):
     list_display = ["__str__", "human_readable"]
-    readonly_fields = ["next_runs"]
+    fields = ["human_readable", "minute", "hour", "day_of_month", "month_of_year", "day_of_week",
+              "timezone", "next_runs"]  # fmt: skip
+    readonly_fields = ["human_readable", "next_runs"]
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         # A crontab made for a tenant is in the tenant's time zone unless staff choose another.
