@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import (
@@ -51,10 +52,14 @@ def _tenant(request: HttpRequest) -> Any:
     return getattr(request, "admin_tenant", None)
 
 
-def _local(request: HttpRequest, when: dt.datetime | None) -> str:
+def _local(when: dt.datetime | None) -> str:
+    """A time on the clock of the tenant whose admin this is (the request runs inside its
+    schema, so `connection.tenant` is it; in the platform admin, the platform's zone)."""
     if when is None:
         return "—"
-    tz = zoneinfo.ZoneInfo(timezone_of(_tenant(request)))
+    tenant = connection.tenant
+    zone = tenant.timezone if getattr(tenant, "schema_name", "public") != "public" else None
+    tz = zoneinfo.ZoneInfo(zone or timezone_of(None))
     return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
@@ -126,11 +131,11 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Next run")
     def next_run(self, obj: PeriodicTask) -> str:
-        return _local(self._request, schedule_next_run(obj, connection.schema_name))
+        return _local(schedule_next_run(obj, connection.schema_name))
 
     @admin.display(description="Last run")
     def last_run(self, obj: PeriodicTask) -> str:
-        return _local(self._request, obj.last_run_at if obj.total_run_count else None)
+        return _local(obj.last_run_at if obj.total_run_count else None)
 
     @admin.display(description="Missed runs")
     def missed(self, obj: PeriodicTask) -> str:
@@ -140,7 +145,7 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
             return "0"
         if not state.missed_runs:
             return "0"
-        return f"{state.missed_runs} (last due {_local(self._request, state.last_missed_at)})"
+        return f"{state.missed_runs} (last due {_local(state.last_missed_at)})"
 
     @admin.display(description="Next 5 runs")
     def next_runs(self, obj: PeriodicTask) -> str:
@@ -148,15 +153,7 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
             return "— (disabled)"
         runs = schedule_next_runs(obj, connection.schema_name)
         return format_html("<ol>{}</ol>", format_html_join(
-            "", "<li>{}</li>", ((_local(self._request, run),) for run in runs)))  # fmt: skip
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[PeriodicTask]:
-        self._request = request  # columns show times in the tenant's zone
-        return super().get_queryset(request)
-
-    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
-        self._request = request
-        return super().get_object(request, object_id, from_field)
+            "", "<li>{}</li>", ((_local(run),) for run in runs)))  # fmt: skip
 
     # -- actions -------------------------------------------------------------------------------
     def _enabled_set(
@@ -166,8 +163,8 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
         # A bulk update sends no signals: report the change to beat here. Re-enabling starts
         # from now (no burst of "missed" runs for the time it was off).
         updates: dict[str, Any] = {"enabled": on}
-        if on:
-            updates["last_run_at"] = None
+        if on:  # beat counts a never-run task's due times from date_changed
+            updates.update(last_run_at=None, total_run_count=0, date_changed=timezone.now())
         queryset.update(**updates)
         schedules_changed(connection.schema_name)
         for name in names:

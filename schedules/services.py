@@ -92,25 +92,25 @@ def schedule_describe(task: PeriodicTask) -> str:
     return "no schedule"
 
 
-def schedule_next_runs(
-    task: PeriodicTask, schema_name: str, count: int = 5, after: dt.datetime | None = None
-) -> list[dt.datetime]:
+def schedule_next_runs(task: PeriodicTask, schema_name: str, count: int = 5) -> list[dt.datetime]:
+    """The next `count` runs from now; a run overdue since the last one shows as "now"."""
     schedule = schedule_build(task, schema_name)
-    start = after or task.last_run_at or task.date_changed or schedule.now()
-    if task.interval_id is not None and not isinstance(schedule, StaggeredInterval):
-        start = task.last_run_at or schedule.now()
-    runs = runs_after(schedule, start, count + 50)
     now = schedule.now()
-    # From now on: a run overdue since the last one is shown as "now".
-    upcoming = [run for run in runs if run > now]
-    overdue = len(upcoming) < len(runs)
-    return ([now] if overdue else []) + upcoming[: count - (1 if overdue else 0)]
+    first = schedule_next_run(task, schema_name, schedule)
+    if first is None:
+        return []
+    if first > now:
+        return runs_after(schedule, task.last_run_at or task.date_changed or now, count)
+    return [now, *runs_after(schedule, now, count - 1)]
 
 
-def schedule_next_run(task: PeriodicTask, schema_name: str) -> dt.datetime | None:
+def schedule_next_run(
+    task: PeriodicTask, schema_name: str, schedule: Any = None
+) -> dt.datetime | None:
+    """When beat will next send `task` (a time past is due at the next tick)."""
     if not task.enabled:
         return None
-    schedule = schedule_build(task, schema_name)
+    schedule = schedule or schedule_build(task, schema_name)
     return next_run(schedule, task.last_run_at or task.date_changed or schedule.now())
 
 

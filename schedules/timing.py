@@ -15,6 +15,7 @@ runs, so that "every night at 02:00" does not fire every tenant in the same seco
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import zoneinfo
@@ -106,11 +107,22 @@ class ZonedCrontab(schedules.BaseSchedule):
         day = start.date()
         for _ in range(SEARCH_DAYS):
             if self._day_matches(day):
-                for hour in self._hours:
-                    for minute in self._minutes:
+                first_day = day == start.date()
+                # On the first day, start at the first hour (and minute) not before `start`.
+                hours = (
+                    self._hours[bisect.bisect_left(self._hours, start.hour) :]
+                    if first_day
+                    else self._hours
+                )
+                for hour in hours:
+                    same_hour = first_day and hour == start.hour
+                    minutes = (
+                        self._minutes[bisect.bisect_left(self._minutes, start.minute) :]
+                        if same_hour
+                        else self._minutes
+                    )
+                    for minute in minutes:
                         wall = dt.datetime.combine(day, dt.time(hour, minute))
-                        if wall < start:
-                            continue
                         instant = wall_to_instant(wall, self.zone)
                         if instant > base_after:
                             return instant + self.offset

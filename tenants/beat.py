@@ -56,6 +56,9 @@ PUBLIC = "public"
 LEADER_KEY = "saas:beat:leader"
 SENT_KEY = "saas:beat:sent:{key}:{due}"
 SCHEDULE_RELATED = ("interval", "crontab", "solar", "clocked", "state")
+# How long beat waits for a change-log row whose id was taken by a transaction not yet committed.
+CHANGE_WINDOW = dt.timedelta(minutes=5)
+MISSED_COUNT_LIMIT = 100
 
 # Renew the lock and write the heartbeat in one command, only while we hold the lock.
 _RELEASE = """
@@ -179,7 +182,15 @@ class TenantScheduler(DatabaseScheduler):
     Entry = TenantEntry
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._last_change_id = 0
+        # Change log reading: every id above `_floor` is read each tick, and those already seen
+        # are skipped; the floor follows rows older than CHANGE_WINDOW. An id is taken at insert
+        # but seen at commit, so a change made in a long transaction (a tenant's provisioning)
+        # can appear below ids seen before it: it is still above the floor.
+        self._floor = 0
+        self._seen: set[int] = set()
+        self._retry: set[str] = set()  # schemas whose load failed: reloaded next tick
+        self._send: bool | None = None  # set by reserve() for the apply_entry() that follows
+        self._public_id = 0
         self._checked_this_tick = False
         self._token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._leader = False
@@ -200,20 +211,23 @@ class TenantScheduler(DatabaseScheduler):
 
     # -- loading ----------------------------------------------------------------------------
     def _load(
-        self, tenant: Tenant | None, public_id: int, now: dt.datetime
+        self, tenant: Tenant | None, now: dt.datetime
     ) -> tuple[dict[str, TenantEntry], list[ScheduleSummary]]:
-        """Every row of one schema: enabled ones as entries, all of them as overview rows."""
+        """Every row of one schema: enabled ones of an active tenant (or public) as entries, all
+        of them as overview rows (a suspended tenant's schedules are listed, never run)."""
         schema = tenant.schema_name if tenant is not None else PUBLIC
+        runs = tenant is None or tenant.status == Tenant.Status.ACTIVE
         entries: dict[str, TenantEntry] = {}
         summary: list[ScheduleSummary] = []
         with schema_context(schema):
             for model in PeriodicTask.objects.select_related(*SCHEDULE_RELATED):
-                entry = self._entry_build(model, tenant, now) if model.enabled else None
+                wanted = runs and model.enabled
+                entry = self._entry_build(model, tenant, now) if wanted else None
                 if entry is not None:
                     entries[entry.key] = entry
                 summary.append(
                     ScheduleSummary(
-                        tenant_id=tenant.pk if tenant is not None else public_id,
+                        tenant_id=tenant.pk if tenant is not None else self._public_id,
                         schema_name=schema, name=model.name, task=model.task,
                         schedule=schedule_describe(model)[:300], enabled=model.enabled,
                         last_run_at=model.last_run_at if model.total_run_count else None,
@@ -241,10 +255,14 @@ class TenantScheduler(DatabaseScheduler):
     def _missed_check(self, entry: TenantEntry, now: dt.datetime) -> TenantEntry | None:
         """Runs that fell due while no beat ran: counted, then caught up once or skipped."""
         grace = dt.timedelta(seconds=settings.BEAT_MISSED_GRACE_S)
-        missed = runs_between(entry.schedule, entry.last_run_at, now - grace)
+        model = entry.model
+        since = entry.last_run_at
+        if model.start_time is not None and model.start_time > since:
+            since = model.start_time - dt.timedelta(microseconds=1)  # nothing is due before it
+        # At most MISSED_COUNT_LIMIT are counted per load: enough to show an outage.
+        missed = runs_between(entry.schedule, since, now - grace, limit=MISSED_COUNT_LIMIT)
         if not missed:
             return entry
-        model = entry.model
         # Count each missed run once, however often the entry is loaded before it catches up.
         recorded = self._state(model).last_missed_at if self._state(model) else None
         new = [run for run in missed if recorded is None or run > recorded]
@@ -257,6 +275,7 @@ class TenantScheduler(DatabaseScheduler):
             return entry
         if model.clocked_id is not None:  # a one-off that was not caught up will never run
             PeriodicTask.objects.filter(pk=model.pk).update(enabled=False)
+            model.enabled = False  # the overview row built next says so
             return None
         # Skip: the missed runs count as done, the next due time is the first after now.
         model.last_run_at = entry.last_run_at = now
@@ -275,15 +294,22 @@ class TenantScheduler(DatabaseScheduler):
         return state.missed_runs if state is not None else 0
 
     def all_as_schedule(self) -> dict[str, TenantEntry]:
-        latest = ScheduleChange.objects.order_by("-id").values_list("id", flat=True).first()
-        self._last_change_id = latest or 0
+        self._changes_start()
         now = _now()
-        public_id = self._public_id = Tenant.objects.get(schema_name=PUBLIC).pk
-        schedule, summary = self._load(None, public_id, now)
-        for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE).exclude(
+        self._public_id = Tenant.objects.get(schema_name=PUBLIC).pk
+        self._retry.clear()
+        schedule: dict[str, TenantEntry] = {}
+        summary: list[ScheduleSummary] = []
+        tenants = Tenant.objects.exclude(status=Tenant.Status.PROVISIONING).exclude(
             schema_name=PUBLIC
-        ):
-            entries, rows = self._load(tenant, public_id, now)
+        )
+        for tenant in [None, *tenants]:
+            try:
+                entries, rows = self._load(tenant, now)
+            except Exception:
+                # One broken schema must not stop beat for every tenant: retried next tick.
+                self._load_failed(tenant.schema_name if tenant is not None else PUBLIC)
+                continue
             schedule.update(entries)
             summary.extend(rows)
         with transaction.atomic():
@@ -292,20 +318,32 @@ class TenantScheduler(DatabaseScheduler):
         logger.info("beat: loaded %d entries", len(schedule))
         return schedule
 
+    def _load_failed(self, schema: str) -> None:
+        logger.exception("beat: cannot load the schedules of %s; retried next tick", schema)
+        self._retry.add(schema)
+        if not connection.in_atomic_block:
+            connection.close()  # a broken connection is replaced on next use
+
     def _reload(self, schema: str) -> None:
         """Replace one schema's entries (and its overview rows, and its heap events)."""
+        try:
+            tenant = None if schema == PUBLIC else Tenant.objects.filter(schema_name=schema).first()
+            entries: dict[str, TenantEntry] = {}
+            summary: list[ScheduleSummary] = []
+            if schema == PUBLIC or (
+                tenant is not None and tenant.status != Tenant.Status.PROVISIONING
+            ):
+                entries, summary = self._load(tenant, _now())
+            with transaction.atomic():
+                ScheduleSummary.objects.filter(schema_name=schema).delete()
+                ScheduleSummary.objects.bulk_create(summary)
+        except Exception:
+            self._load_failed(schema)  # the schema's current entries stay until it loads
+            return
+        self._retry.discard(schema)
         for key in [k for k, e in self._schedule.items() if e.schema_name == schema]:
             del self._schedule[key]
-        tenant = None if schema == PUBLIC else Tenant.objects.filter(schema_name=schema).first()
-        public_id = self._public_id  # read at the full load, which always comes first
-        entries: dict[str, TenantEntry] = {}
-        summary: list[ScheduleSummary] = []
-        if schema == PUBLIC or (tenant is not None and tenant.status == Tenant.Status.ACTIVE):
-            entries, summary = self._load(tenant, public_id, _now())
         self._schedule.update(entries)
-        with transaction.atomic():
-            ScheduleSummary.objects.filter(schema_name=schema).delete()
-            ScheduleSummary.objects.bulk_create(summary)
         if self._heap is not None:
             heap = [event for event in self._heap if event[2].schema_name != schema]
             heap.extend(self._event(entry) for entry in entries.values())
@@ -327,6 +365,12 @@ class TenantScheduler(DatabaseScheduler):
         return self._heap is not None
 
     def reserve(self, entry: TenantEntry) -> TenantEntry:
+        """Celery calls this just before apply_entry(): ownership and the per-run guard are
+        checked here, before any run state is written, so a leader that lost its lock records
+        nothing it will not send."""
+        self._send = self._may_send(entry)
+        if self._send is None:  # not the leader: leave the entry as it is for the next one
+            return entry
         new_entry = next(entry)
         self._schedule[new_entry.key] = new_entry
         try:
@@ -355,23 +399,38 @@ class TenantScheduler(DatabaseScheduler):
                 return
 
     # -- change detection: one query per tick -------------------------------------------------
+    def _changes_start(self) -> None:
+        """Before a full load: what the log holds now is covered by the load itself."""
+        cutoff = timezone.now() - CHANGE_WINDOW
+        rows = list(ScheduleChange.objects.filter(at__gte=cutoff).values_list("id", flat=True))
+        older = ScheduleChange.objects.filter(at__lt=cutoff).order_by("-id").first()
+        self._floor = older.pk if older is not None else 0
+        self._seen = {pk for pk in rows if pk > self._floor}
+
     def schedule_changed(self) -> bool:
         try:
-            changes = list(
-                ScheduleChange.objects.filter(id__gt=self._last_change_id)
+            rows = list(
+                ScheduleChange.objects.filter(id__gt=self._floor)
                 .order_by("id")
-                .values_list("id", "schema_name")
+                .values_list("id", "schema_name", "at")
             )
         except (DatabaseError, InterfaceError):
             # The database went away (restart, failover): keep the schedule, reconnect next tick.
             logger.exception("beat: cannot read the change log; retried next tick")
             connection.close()
             return False
-        if not changes:
+        schemas = [schema for pk, schema, _ in rows if pk not in self._seen]
+        self._seen.update(pk for pk, _, _ in rows)
+        cutoff = timezone.now() - CHANGE_WINDOW
+        old = [pk for pk, _, at in rows if at < cutoff]
+        if old:
+            self._floor = max(old)
+            self._seen = {pk for pk in self._seen if pk > self._floor}
+        schemas.extend(self._retry)
+        if not schemas:
             return False
-        self._last_change_id = changes[-1][0]
         self.sync()  # write pending run state before entries are replaced
-        for schema in dict.fromkeys(name for _, name in changes):
+        for schema in dict.fromkeys(schemas):
             self._reload(schema)
         return False  # reloaded here, per schema: no full reload
 
@@ -381,6 +440,7 @@ class TenantScheduler(DatabaseScheduler):
             self._initial_read = False
             self._schedule = self.all_as_schedule()
             self._heap = None
+            self._checked_this_tick = True  # the load has just read everything
         elif not self._checked_this_tick:
             # Celery's tick reads `schedule` more than once: look for changes once per tick.
             self._checked_this_tick = True
@@ -436,23 +496,31 @@ class TenantScheduler(DatabaseScheduler):
         self._checked_this_tick = False
         return min(interval, settings.BEAT_LOCK_TTL_S / 3)
 
-    def apply_entry(self, entry: TenantEntry, producer: Any = None) -> None:
-        # Ownership checked before each send: a leader that stalled past its lock must not send.
+    def _may_send(self, entry: TenantEntry) -> bool | None:
+        """None: we are not the leader (send nothing, record nothing). False: this due run was
+        already sent (by us or a previous leader): record it as run, do not send. True: send."""
         try:
+            # Ownership checked before each send: a leader that stalled past its lock must not.
             if self._redis.get(LEADER_KEY) != self._token.encode():
                 self._leader = False
-                return
+                return None
             due = self._due_at(entry)
             # The same due run of an entry is sent once, whoever is the leader.
             if not self._redis.set(
                 SENT_KEY.format(key=entry.key, due=due), self._token, nx=True, ex=86400
             ):
                 logger.info("beat: %s due at %s was already sent", entry.key, due)
-                return
+                return False
         except redis.RedisError:
             logger.warning("beat: Redis unreachable; %s not sent", entry.key)
-            return
-        super().apply_entry(entry, producer=producer)
+            self._leader = False
+            return None
+        return True
+
+    def apply_entry(self, entry: TenantEntry, producer: Any = None) -> None:
+        send, self._send = self._send, None
+        if send:
+            super().apply_entry(entry, producer=producer)
 
     @staticmethod
     def _due_at(entry: TenantEntry) -> str:
