@@ -36,6 +36,7 @@ bench: services
 	$(PY) -m pip install --quiet -r requirements/bench.txt
 	$(PY) bench/provision.py
 	$(PY) bench/task_overhead.py
+	$(PY) bench/beat_scale.py
 	$(PY) bench/sessions.py
 
 down:
