@@ -23,6 +23,7 @@ import heapq
 import logging
 import os
 import socket
+import time
 import uuid
 from typing import Any
 
@@ -182,12 +183,14 @@ class TenantScheduler(DatabaseScheduler):
     Entry = TenantEntry
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # Change log reading: every id above `_floor` is read each tick, and those already seen
-        # are skipped; the floor follows rows older than CHANGE_WINDOW. An id is taken at insert
-        # but seen at commit, so a change made in a long transaction (a tenant's provisioning)
-        # can appear below ids seen before it: it is still above the floor.
+        # Change log reading: each tick reads the ids above `_floor`, the highest id below which
+        # every id has been seen. An id is taken at insert but visible at commit, so a change
+        # made in a long transaction (a tenant's provisioning) can appear after higher ids: a
+        # missing id holds the floor (its successors are re-read, and skipped once seen) until
+        # it appears or CHANGE_WINDOW has passed (a rolled-back insert never appears).
         self._floor = 0
-        self._seen: set[int] = set()
+        self._seen: set[int] = set()  # ids above the floor already applied
+        self._gaps: dict[int, float] = {}  # missing id -> when first noticed (monotonic)
         self._retry: set[str] = set()  # schemas whose load failed: reloaded next tick
         self._send: bool | None = None  # set by reserve() for the apply_entry() that follows
         self._public_id = 0
@@ -400,32 +403,50 @@ class TenantScheduler(DatabaseScheduler):
 
     # -- change detection: one query per tick -------------------------------------------------
     def _changes_start(self) -> None:
-        """Before a full load: what the log holds now is covered by the load itself."""
+        """Before a full load: what the log holds now is covered by the load itself; ids of the
+        last CHANGE_WINDOW that are missing may still commit, so the floor starts below them."""
         cutoff = timezone.now() - CHANGE_WINDOW
-        rows = list(ScheduleChange.objects.filter(at__gte=cutoff).values_list("id", flat=True))
-        older = ScheduleChange.objects.filter(at__lt=cutoff).order_by("-id").first()
-        self._floor = older.pk if older is not None else 0
-        self._seen = {pk for pk in rows if pk > self._floor}
+        recent = list(ScheduleChange.objects.filter(at__gte=cutoff).values_list("id", flat=True))
+        latest = ScheduleChange.objects.order_by("-id").values_list("id", flat=True).first()
+        self._floor = min(recent) - 1 if recent else (latest or 0)
+        self._seen = set(recent)
+        self._gaps = {}
+        self._floor_advance()
+
+    def _floor_advance(self) -> None:
+        now = time.monotonic()
+        window = CHANGE_WINDOW.total_seconds()
+        top = max(self._seen, default=self._floor)
+        following = self._floor + 1
+        while following <= top:
+            if following in self._seen:
+                self._seen.discard(following)
+            elif now - self._gaps.setdefault(following, now) <= window:
+                break  # may still commit: hold the floor here
+            else:
+                del self._gaps[following]  # rolled back (or older than the window): give up
+            self._floor = following
+            following += 1
+        for pk in range(following, top + 1):
+            if pk not in self._seen:
+                self._gaps.setdefault(pk, now)
 
     def schedule_changed(self) -> bool:
         try:
             rows = list(
                 ScheduleChange.objects.filter(id__gt=self._floor)
                 .order_by("id")
-                .values_list("id", "schema_name", "at")
+                .values_list("id", "schema_name")
             )
         except (DatabaseError, InterfaceError):
             # The database went away (restart, failover): keep the schedule, reconnect next tick.
             logger.exception("beat: cannot read the change log; retried next tick")
             connection.close()
             return False
-        schemas = [schema for pk, schema, _ in rows if pk not in self._seen]
-        self._seen.update(pk for pk, _, _ in rows)
-        cutoff = timezone.now() - CHANGE_WINDOW
-        old = [pk for pk, _, at in rows if at < cutoff]
-        if old:
-            self._floor = max(old)
-            self._seen = {pk for pk in self._seen if pk > self._floor}
+        schemas = [schema for pk, schema in rows if pk not in self._seen]
+        if rows:
+            self._seen.update(pk for pk, _ in rows)
+            self._floor_advance()
         schemas.extend(self._retry)
         if not schemas:
             return False
