@@ -226,6 +226,10 @@ JOBRUN_RETENTION_DAYS = env_int("JOBRUN_RETENTION_DAYS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "jobruns-reap": {"task": "backoffice.tasks.jobruns_reap_task", "schedule": 60.0},
     "jobruns-prune": {"task": "backoffice.tasks.jobruns_prune_task", "schedule": 3600.0},
+    "schedule-changes-prune": {
+        "task": "schedules.tasks.schedule_changes_prune_task",
+        "schedule": 3600.0,
+    },
     # Tenants' own cleanups are in their default schedules (tenants/defaults.py).
     "sessions-cleanup-public": {
         "task": "usersessions.tasks.sessions_cleanup_platform_task",

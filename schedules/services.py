@@ -12,6 +12,7 @@ from typing import Any
 from celery import schedules
 from django.core.exceptions import ValidationError
 from django.db.models import F
+from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from django_celery_beat.validators import (
     day_of_month_validator,
@@ -178,6 +179,13 @@ def state_catch_up(task: PeriodicTask) -> bool:
 def schedules_changed(schema_name: str) -> None:
     """Tell beat that a schema's schedules changed (after a bulk update that sends no signals)."""
     ScheduleChange.objects.create(schema_name=schema_name)
+
+
+def schedule_changes_prune(*, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
+    """Delete change-log rows beat no longer reads (it reads ids above its floor, which trails
+    the newest rows by minutes at most; a restarting beat loads everything anyway)."""
+    deleted, _ = ScheduleChange.objects.filter(at__lt=timezone.now() - older_than).delete()
+    return deleted
 
 
 def crontabs_timezone_move(old: str, new: str) -> int:

@@ -219,3 +219,16 @@ def test_applying_defaults_again_creates_missing_ones_and_keeps_staff_edits(
         assert (kept.enabled, kept.crontab.hour, kept.crontab.day_of_week) == (False, "5", "sun")
         assert PeriodicTask.objects.filter(name=removed).count() == 1
         assert PeriodicTask.objects.filter(name=edited).count() == 1
+
+
+def test_the_change_log_keeps_a_day_of_rows() -> None:
+    from datetime import timedelta
+
+    from schedules.services import schedule_changes_prune
+
+    old = ScheduleChange.objects.create(schema_name="acme")
+    ScheduleChange.objects.filter(pk=old.pk).update(at=timezone.now() - timedelta(days=2))
+    recent = ScheduleChange.objects.create(schema_name="globex")
+    assert schedule_changes_prune() >= 1
+    assert not ScheduleChange.objects.filter(pk=old.pk).exists()
+    assert ScheduleChange.objects.filter(pk=recent.pk).exists()
