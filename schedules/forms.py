@@ -47,6 +47,7 @@ class ScheduleForm(forms.ModelForm):
         label="Crontab",
         required=False,
         max_length=200,
+        widget=forms.TextInput(attrs={"size": 30, "placeholder": "0 3 * * *"}),
         help_text="minute hour day-of-month month day-of-week, e.g. “0 3 * * *” or "
         "“*/15 8-18 * * mon-fri”.",
     )
