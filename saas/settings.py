@@ -133,7 +133,9 @@ SESSION_ENGINE = "usersessions.engine"
 # limit beyond the normal expiry. Tenants set theirs on the tenant (admin).
 STAFF_SESSION_MAX_AGE_DAYS = env_int("STAFF_SESSION_MAX_AGE_DAYS", 0, minimum=0)
 LOGIN_URL = "portal:login"
-LOGIN_REDIRECT_URL = "portal:home"
+# A path, not a URL name: "/" is the portal home on a tenant's domain and redirects to the
+# admin on the platform domain (the portal's names do not exist in the public URLconf).
+LOGIN_REDIRECT_URL = "/"
 
 # Sign-in throttling: this many failures per (tenant, username) or per IP within the window.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import get_commands
 from django.test.utils import override_settings
 
+from accounts.models import User
 from saas import checks, env
 from saas.celery import app as celery_app
 from tests.conftest import host_client
@@ -230,3 +231,16 @@ def test_an_explicit_service_url_that_does_not_answer_is_a_clear_error(
     assert result.returncode != 0
     assert f"{variable} is set to" in result.stderr and "does not answer" in result.stderr
     assert (env_file.read_text() if env_file.exists() else None) == before
+
+
+@pytest.mark.django_db
+def test_a_staff_sign_in_without_next_lands_on_the_admin(operator: User) -> None:
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    client = Client(HTTP_HOST="localhost")
+    response = client.post("/admin/login/", {"username": operator.username, "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.get("/").status_code == 302  # "/" on the platform domain: the admin
+    assert client.get("/admin/").status_code == 200
