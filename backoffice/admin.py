@@ -15,7 +15,7 @@ from django.utils.html import format_html
 
 from accounts.models import User
 from backoffice import jobs
-from backoffice.admin_base import AuditedAdminMixin
+from backoffice.admin_base import AuditedAdminMixin, ReadOnlyAdminMixin
 from backoffice.models import AuditEntry, JobRun
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site
@@ -72,21 +72,12 @@ class StaffGroupAdmin(AuditedAdminMixin, GroupAdmin):
 
 
 @admin.register(AuditEntry, site=staff_site)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["at", "actor_username", "action", "tenant_slug", "object_type", "object_repr"]
     list_filter = ["action", "tenant_slug", "object_type"]
     search_fields = ["actor_username", "tenant_slug", "object_repr", "action"]
     date_hierarchy = "at"
     list_select_related = ["actor"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # --- Jobs ------------------------------------------------------------------------------------
@@ -126,7 +117,10 @@ class TenantSlugFilter(admin.SimpleListFilter):
 
 
 @admin.register(JobRun, site=staff_site)
-class JobRunAdmin(admin.ModelAdmin):
+class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Job history: read-only (operators act through the actions below; rows are pruned by the
+    platform job after JOBRUN_RETENTION_DAYS)."""
+
     list_display = [
         "queued_at", "short_task", "tenant_slug", "state_badge", "progress", "attempt",
         "duration", "worker",
@@ -152,15 +146,6 @@ class JobRunAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in JobRun._meta.fields] + ["duration", "artifact_link"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # history is read-only; operators act through the actions below
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # pruned by the platform job after JOBRUN_RETENTION_DAYS
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("backoffice.change_jobrun")

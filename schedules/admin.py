@@ -30,7 +30,7 @@ from django_celery_beat.models import (
 )
 
 from backoffice.admin import jobs_started_response
-from backoffice.admin_base import AuditedAdminMixin
+from backoffice.admin_base import AuditedAdminMixin, ReadOnlyAdminMixin
 from backoffice.models import ScheduleSummary
 from backoffice.operations import beat_heartbeat
 from backoffice.services import audit_record_request
@@ -262,7 +262,7 @@ class TenantSchemaFilter(admin.SimpleListFilter):
 
 
 @admin.register(ScheduleSummary, site=staff_site)
-class ScheduleSummaryAdmin(admin.ModelAdmin):
+class ScheduleSummaryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["tenant_cell", "name_cell", "task", "schedule", "enabled", "last_run_at",
                     "next_run_at", "missed_runs"]  # fmt: skip
     list_display_links = None
@@ -272,15 +272,6 @@ class ScheduleSummaryAdmin(admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False  # one COUNT per page, not two
     ordering = ["schema_name", "name"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
         extra_context = {**(extra_context or {}), "beat_heartbeat": beat_heartbeat()}

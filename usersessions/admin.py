@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from backoffice.admin import jobs_started_response
+from backoffice.admin_base import ReadOnlyAdminMixin
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site, tenant_site
 from tenants.task_base import task_enqueue
@@ -57,7 +58,7 @@ def _schema(request: HttpRequest) -> str:
     return tenant.schema_name if tenant is not None else settings.PUBLIC_SCHEMA_NAME
 
 
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["user", "ip_address", "device", "created_at", "expire_date"]
     list_display_links = None
     list_filter = [SessionStateFilter]
@@ -79,15 +80,6 @@ class SessionAdmin(admin.ModelAdmin):
     @admin.display(description="User agent")
     def device(self, obj: Session) -> str:
         return obj.user_agent[:80] + ("…" if len(obj.user_agent) > 80 else "")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_end_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("usersessions.delete_session")
