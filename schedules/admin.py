@@ -18,7 +18,6 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import (
@@ -36,31 +35,25 @@ from backoffice.operations import beat_heartbeat
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site, tenant_site
 from saas.celery import app
-from schedules.forms import ScheduleForm, timezone_of
-from schedules.models import ScheduleState
+from schedules.forms import ScheduleForm
 from schedules.services import (
     cron_preview,
+    crontab_next_runs,
+    periodic_task_enabled_set,
     schedule_describe,
     schedule_next_run,
     schedule_next_runs,
-    schedules_changed,
+    schedule_state,
+    timezone_current,
 )
 from tenants.task_base import PlatformTask, is_tenant_task, task_enqueue
 
 
-def _tenant(request: HttpRequest) -> Any:
-    return getattr(request, "admin_tenant", None)
-
-
 def _local(when: dt.datetime | None) -> str:
-    """A time on the clock of the tenant whose admin this is (the request runs inside its
-    schema, so `connection.tenant` is it; in the platform admin, the platform's zone)."""
+    """A time on the clock of the tenant whose admin this is (the platform's in public)."""
     if when is None:
         return "—"
-    tenant = connection.tenant
-    zone = tenant.timezone if getattr(tenant, "schema_name", "public") != "public" else None
-    tz = zoneinfo.ZoneInfo(zone or timezone_of(None))
-    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    return when.astimezone(zoneinfo.ZoneInfo(timezone_current())).strftime("%Y-%m-%d %H:%M %Z")
 
 
 class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
@@ -75,7 +68,7 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
     readonly_fields = ["next_runs", "last_run", "total_run_count", "missed"]
 
     def get_fieldsets(self, request: HttpRequest, obj: PeriodicTask | None = None) -> Any:
-        zone = timezone_of(_tenant(request))
+        zone = timezone_current()
         schedule = ["cron", "interval", "solar", "clocked", "start_time", "one_off", "catch_up"]
         fieldsets: list[Any] = [
             (None, {"fields": ["name", "task", "enabled", "description"]}),
@@ -93,11 +86,6 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
             fieldsets.insert(2, ("Runs", {"fields": self.readonly_fields}))
         return fieldsets
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
-        form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"for_tenant": _tenant(request) is not None,
-                                             "timezone_name": timezone_of(_tenant(request))})  # fmt: skip
-
     def get_urls(self) -> list[Any]:
         preview = path("preview/", self.admin_site.admin_view(self.preview_view),
                        name="django_celery_beat_periodictask_preview")  # fmt: skip
@@ -108,9 +96,8 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
         preview)."""
         if not self.has_view_or_change_permission(request):
             return JsonResponse({"error": "Not allowed."}, status=403)
-        tenant = _tenant(request)
         try:
-            runs = cron_preview(request.GET.get("cron", ""), timezone_of(tenant),
+            runs = cron_preview(request.GET.get("cron", ""), timezone_current(),
                                 connection.schema_name)  # fmt: skip
         except ValidationError as exc:
             return JsonResponse({"error": " ".join(exc.messages)}, status=400)
@@ -139,11 +126,8 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Missed runs")
     def missed(self, obj: PeriodicTask) -> str:
-        try:
-            state = obj.state
-        except ScheduleState.DoesNotExist:
-            return "0"
-        if not state.missed_runs:
+        state = schedule_state(obj)
+        if state is None or not state.missed_runs:
             return "0"
         return f"{state.missed_runs} (last due {_local(state.last_missed_at)})"
 
@@ -159,18 +143,12 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def _enabled_set(
         self, request: HttpRequest, queryset: QuerySet[PeriodicTask], on: bool
     ) -> None:
-        names = list(queryset.values_list("name", flat=True))
-        # A bulk update sends no signals: report the change to beat here. Re-enabling starts
-        # from now (no burst of "missed" runs for the time it was off).
-        updates: dict[str, Any] = {"enabled": on}
-        if on:  # beat counts a never-run task's due times from date_changed
-            updates.update(last_run_at=None, total_run_count=0, date_changed=timezone.now())
-        queryset.update(**updates)
-        schedules_changed(connection.schema_name)
-        for name in names:
+        changed = [task for task in queryset if task.enabled != on]
+        for task in changed:
+            periodic_task_enabled_set(task, on)
             audit_record_request(request, action="schedule.enable" if on else "schedule.disable",
-                                 obj=None, detail={"schedule": name})  # fmt: skip
-        self.message_user(request, f"{len(names)} schedule(s) {'enabled' if on else 'disabled'}.")
+                                 obj=task)  # fmt: skip
+        self.message_user(request, f"{len(changed)} schedule(s) {'enabled' if on else 'disabled'}.")
 
     @admin.action(description="Enable selected schedules", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
@@ -184,7 +162,7 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def run_now(
         self, request: HttpRequest, queryset: QuerySet[PeriodicTask]
     ) -> HttpResponseRedirect | None:
-        tenant = _tenant(request)
+        tenant = getattr(request, "admin_tenant", None)
         task_ids = []
         for periodic in queryset:
             task = app.tasks.get(periodic.task)
@@ -209,17 +187,14 @@ class CrontabScheduleAdmin(AuditedAdminMixin, beat_admin.CrontabScheduleAdmin):
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         # A crontab made for a tenant is in the tenant's time zone unless staff choose another.
-        return {"timezone": timezone_of(_tenant(request)),
+        return {"timezone": timezone_current(),
                 **super().get_changeform_initial_data(request)}  # fmt: skip
 
     @admin.display(description="Next 5 runs")
     def next_runs(self, obj: CrontabSchedule) -> str:
         if obj.pk is None:
             return "— (shown after saving)"
-        expression = (
-            f"{obj.minute} {obj.hour} {obj.day_of_month} {obj.month_of_year} {obj.day_of_week}"
-        )
-        runs = cron_preview(expression, str(obj.timezone), connection.schema_name)
+        runs = crontab_next_runs(obj, connection.schema_name)
         return format_html("<ol>{}</ol>", format_html_join(
             "", "<li>{}</li>", ((run.strftime("%a %Y-%m-%d %H:%M %Z"),) for run in runs)))  # fmt: skip
 

@@ -5,17 +5,23 @@ the task's signature, and the catch-up choice."""
 from __future__ import annotations
 
 import inspect
-import zoneinfo
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from kombu.utils.json import loads
 
 from saas.celery import app
-from schedules.models import ScheduleState
-from schedules.services import cron_parse, crontab_ensure
+from schedules.models import CATCH_UP_DEFAULT, ScheduleState
+from schedules.services import (
+    cron_expression,
+    cron_parse,
+    crontab_ensure,
+    schedule_state,
+    timezone_current,
+)
 from tenants.task_base import PlatformTask, is_tenant_task
 
 SCHEDULE_KINDS = ("cron", "interval", "solar", "clocked")
@@ -33,14 +39,6 @@ def task_choices(for_tenant: bool) -> list[tuple[str, str]]:
     return [("", "---------")] + [(name, name) for name in allowed]
 
 
-def crontab_expression_of(c: CrontabSchedule) -> str:
-    return f"{c.minute} {c.hour} {c.day_of_month} {c.month_of_year} {c.day_of_week}"
-
-
-def crontab_expression(task: PeriodicTask) -> str:
-    return crontab_expression_of(task.crontab)
-
-
 class ScheduleForm(forms.ModelForm):
     task = forms.ChoiceField(label="Task")
     cron = forms.CharField(
@@ -54,7 +52,7 @@ class ScheduleForm(forms.ModelForm):
     catch_up = forms.BooleanField(
         label="Catch up missed runs",
         required=False,
-        initial=True,
+        initial=CATCH_UP_DEFAULT,
         help_text=ScheduleState._meta.get_field("catch_up").help_text,
     )
 
@@ -66,23 +64,19 @@ class ScheduleForm(forms.ModelForm):
             "priority", "headers",
         ]  # fmt: skip
 
-    # Set by the admin (get_form): where the form is used.
-    for_tenant = False
-    timezone_name = "UTC"
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["task"].choices = task_choices(self.for_tenant)
+        # The admin request runs inside the schema it edits: a tenant's, or public.
+        self.timezone_name = timezone_current()
+        self.fields["task"].choices = task_choices(connection.schema_name != "public")
         self.fields["cron"].help_text += f" Times are in {self.timezone_name}."
         instance = self.instance
         self._saved_crontab = instance.crontab if instance.crontab_id is not None else None
-        if instance.pk is not None:
-            if self._saved_crontab is not None:
-                self.initial["cron"] = crontab_expression(instance)
-            try:
-                self.initial["catch_up"] = instance.state.catch_up
-            except ScheduleState.DoesNotExist:
-                pass
+        if self._saved_crontab is not None:
+            self.initial["cron"] = cron_expression(self._saved_crontab)
+        state = schedule_state(instance) if instance.pk is not None else None
+        if state is not None:
+            self.initial["catch_up"] = state.catch_up
 
     def _clean_json(self, field: str, kind: type, example: str) -> Any:
         raw = self.cleaned_data.get(field) or ("[]" if kind is list else "{}")
@@ -143,10 +137,12 @@ class ScheduleForm(forms.ModelForm):
         saved = self._saved_crontab
         if not expression:
             task.crontab = None
-        elif saved is not None and crontab_expression_of(saved) == expression:
+        elif saved is not None and cron_expression(saved) == expression:
             task.crontab = saved  # unchanged: keep its row (and the zone staff gave it)
         else:  # a crontab made here follows the tenant's time zone
             task.crontab = crontab_ensure(expression, self.timezone_name)
+        if "enabled" in self.changed_data and task.enabled:
+            task.last_run_at = None  # enabled again: starts from now (periodic_task_enabled_set)
         if commit:
             task.save()
             self.save_state(task)
@@ -156,11 +152,3 @@ class ScheduleForm(forms.ModelForm):
         ScheduleState.objects.update_or_create(
             periodic_task=task, defaults={"catch_up": self.cleaned_data.get("catch_up", True)}
         )
-
-
-def timezone_of(tenant: Any) -> str:
-    from django.conf import settings
-
-    name = tenant.timezone if tenant is not None else settings.TIME_ZONE
-    zoneinfo.ZoneInfo(name)  # a known zone (validated on the tenant)
-    return name

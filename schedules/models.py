@@ -3,6 +3,9 @@ from __future__ import annotations
 from django.db import models
 from django_celery_beat.models import PeriodicTask
 
+# Runs missed while beat was down are run once when it is back, unless staff choose to skip.
+CATCH_UP_DEFAULT = True
+
 
 class ScheduleState(models.Model):
     """What beat knows about a periodic task beyond django-celery-beat's row. Lives beside the
@@ -16,7 +19,7 @@ class ScheduleState(models.Model):
         PeriodicTask, on_delete=models.CASCADE, related_name="state", primary_key=True
     )
     catch_up = models.BooleanField(
-        default=True,
+        default=CATCH_UP_DEFAULT,
         help_text="After beat was down past a due time: run once when it is back (on) or "
         "wait for the next due time (off).",
     )

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import schedules
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
@@ -52,6 +54,20 @@ def _cron_words(minute: str, hour: str, dom: str, month: str, dow: str, zone: st
 
 def _cron_key(c: CrontabSchedule) -> tuple[str, str, str, str, str]:
     return (c.minute, c.hour, c.day_of_month, c.month_of_year, c.day_of_week)
+
+
+def cron_expression(c: CrontabSchedule) -> str:
+    """A crontab row as the one expression the admin shows and takes ("m h dom mon dow")."""
+    return " ".join(_cron_key(c))
+
+
+def timezone_current() -> str:
+    """The zone of the schema the connection is in: the tenant's, or the platform's in public
+    (an admin request runs inside its tenant's schema, so this is the admin's zone)."""
+    tenant = connection.tenant
+    if getattr(tenant, "schema_name", "public") == "public":
+        return settings.TIME_ZONE
+    return tenant.timezone
 
 
 def crontab_build(
@@ -139,15 +155,21 @@ def cron_parse(expression: str) -> dict[str, str]:
     return values
 
 
+def crontab_next_runs(
+    crontab: CrontabSchedule, schema_name: str, count: int = 5
+) -> list[dt.datetime]:
+    """The next `count` runs of a crontab from now, on its own clock."""
+    schedule = crontab_build(crontab, schema_name)
+    tz = zoneinfo.ZoneInfo(str(crontab.timezone))
+    return [run.astimezone(tz) for run in runs_after(schedule, schedule.now(), count)]
+
+
 def cron_preview(
     expression: str, timezone_name: str, schema_name: str, count: int = 5
 ) -> list[dt.datetime]:
     """The next `count` runs of a crontab expression, in `timezone_name` (raises ValidationError)."""
-    fields = cron_parse(expression)
-    row = CrontabSchedule(timezone=zoneinfo.ZoneInfo(timezone_name), **fields)
-    schedule = crontab_build(row, schema_name)
-    tz = zoneinfo.ZoneInfo(timezone_name)
-    return [run.astimezone(tz) for run in runs_after(schedule, schedule.now(), count)]
+    row = CrontabSchedule(timezone=zoneinfo.ZoneInfo(timezone_name), **cron_parse(expression))
+    return crontab_next_runs(row, schema_name, count)
 
 
 def crontab_ensure(expression: str, timezone_name: str) -> CrontabSchedule:
@@ -169,11 +191,22 @@ def state_missed_record(task: PeriodicTask, count: int, latest: dt.datetime) -> 
     return state
 
 
-def state_catch_up(task: PeriodicTask) -> bool:
+def schedule_state(task: PeriodicTask) -> ScheduleState | None:
+    """The task's state row, if it has one yet (select_related("state") avoids the query)."""
     try:
-        return task.state.catch_up
+        return task.state
     except ScheduleState.DoesNotExist:
-        return True
+        return None
+
+
+def periodic_task_enabled_set(task: PeriodicTask, enabled: bool) -> None:
+    """Enable or disable one schedule with a normal save (its signal tells beat). One enabled
+    again starts from now: its last run is cleared, so beat counts due times from the save
+    (date_changed) and a paused schedule is neither "missed" nor caught up."""
+    task.enabled = enabled
+    if enabled:
+        task.last_run_at = None
+    task.save()
 
 
 def schedules_changed(schema_name: str) -> None:

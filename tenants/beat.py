@@ -40,12 +40,12 @@ from kombu.utils.json import loads
 
 from backoffice.models import ScheduleSummary
 from saas.health import BEAT_HEARTBEAT_KEY
-from schedules.models import ScheduleState
+from schedules.models import CATCH_UP_DEFAULT
 from schedules.services import (
     schedule_build,
     schedule_describe,
+    schedule_state,
     schedules_changed,
-    state_catch_up,
     state_missed_record,
 )
 from schedules.timing import next_run, runs_between
@@ -134,9 +134,6 @@ class TenantEntry(ScheduleEntry):
             name=name, defaults=ModelEntry._unpack_fields(**entry)
         )
         return cls(model, app=app)
-
-    def _default_now(self) -> dt.datetime:
-        return _now()
 
     def default_now(self) -> dt.datetime:
         return _now()
@@ -235,7 +232,8 @@ class TenantScheduler(DatabaseScheduler):
                         schedule=schedule_describe(model)[:300], enabled=model.enabled,
                         last_run_at=model.last_run_at if model.total_run_count else None,
                         next_run_at=entry.next_run_at() if entry is not None else None,
-                        missed_runs=self._missed_runs(model), refreshed_at=now,
+                        missed_runs=getattr(schedule_state(model), "missed_runs", 0),
+                        refreshed_at=now,
                     )
                 )  # fmt: skip
         return entries, summary
@@ -267,11 +265,12 @@ class TenantScheduler(DatabaseScheduler):
         if not missed:
             return entry
         # Count each missed run once, however often the entry is loaded before it catches up.
-        recorded = self._state(model).last_missed_at if self._state(model) else None
+        state = schedule_state(model)
+        recorded = state.last_missed_at if state is not None else None
         new = [run for run in missed if recorded is None or run > recorded]
         if new:
-            model.state = state_missed_record(model, len(new), new[-1])
-        catch_up = state_catch_up(model)
+            model.state = state = state_missed_record(model, len(new), new[-1])
+        catch_up = state.catch_up if state is not None else CATCH_UP_DEFAULT
         logger.warning("beat: %s missed %d run(s), last due %s; %s", entry.key, len(missed),
                        missed[-1].isoformat(), "running it once now" if catch_up else "skipped")  # fmt: skip
         if catch_up:
@@ -284,17 +283,6 @@ class TenantScheduler(DatabaseScheduler):
         model.last_run_at = entry.last_run_at = now
         PeriodicTask.objects.filter(pk=model.pk).update(last_run_at=now)
         return entry
-
-    @staticmethod
-    def _state(model: PeriodicTask) -> ScheduleState | None:
-        try:
-            return model.state
-        except ScheduleState.DoesNotExist:
-            return None
-
-    def _missed_runs(self, model: PeriodicTask) -> int:
-        state = self._state(model)
-        return state.missed_runs if state is not None else 0
 
     def all_as_schedule(self) -> dict[str, TenantEntry]:
         self._changes_start()
@@ -473,10 +461,7 @@ class TenantScheduler(DatabaseScheduler):
         """Renew the lock (and write the heartbeat) if we hold it, else try to take it."""
         ttl_ms = settings.BEAT_LOCK_TTL_S * 1000
         try:
-            if self._leader and self._renew(
-                keys=[LEADER_KEY, BEAT_HEARTBEAT_KEY],
-                args=[self._token, ttl_ms, timezone.now().isoformat()],
-            ):
+            if self._leader and self._renew_lock(ttl_ms):
                 return True
             if self._leader:
                 logger.warning("beat: lost leadership; standing by")
@@ -488,15 +473,21 @@ class TenantScheduler(DatabaseScheduler):
                 # and the per-due-run guard stops a second send of anything it already sent.
                 self._initial_read = True
                 self._heap = None
-                self._renew(
-                    keys=[LEADER_KEY, BEAT_HEARTBEAT_KEY],
-                    args=[self._token, ttl_ms, timezone.now().isoformat()],
-                )
+                self._renew_lock(ttl_ms)  # the heartbeat, at once
                 return True
         except redis.RedisError:
             logger.warning("beat: Redis unreachable; not sending")
             self._leader = False
         return False
+
+    def _renew_lock(self, ttl_ms: int) -> bool:
+        """Extend the lock and write the heartbeat, in one command, if we still hold it."""
+        return bool(
+            self._renew(
+                keys=[LEADER_KEY, BEAT_HEARTBEAT_KEY],
+                args=[self._token, ttl_ms, timezone.now().isoformat()],
+            )
+        )
 
     def close(self) -> None:
         super().close()
@@ -514,7 +505,6 @@ class TenantScheduler(DatabaseScheduler):
             return min(5.0, settings.BEAT_LOCK_TTL_S / 3)
         self._checked_this_tick = False
         interval = super().tick(*args, **kwargs)
-        self._checked_this_tick = False
         return min(interval, settings.BEAT_LOCK_TTL_S / 3)
 
     def _may_send(self, entry: TenantEntry) -> bool | None:

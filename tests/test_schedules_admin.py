@@ -232,3 +232,19 @@ def test_the_change_log_keeps_a_day_of_rows() -> None:
     assert schedule_changes_prune() >= 1
     assert not ScheduleChange.objects.filter(pk=old.pk).exists()
     assert ScheduleChange.objects.filter(pk=recent.pk).exists()
+
+
+def test_enabling_again_in_the_form_starts_the_schedule_from_now(operator_client: Client) -> None:
+    with schema_context("acme"):
+        every = IntervalSchedule.objects.create(every=1, period="hours")
+        task = PeriodicTask.objects.create(
+            name="paused", task=TASK, interval=every, enabled=False,
+            last_run_at=timezone.now() - timezone.timedelta(days=30), total_run_count=7,
+        )  # fmt: skip
+    data = form(name="paused", cron="", interval=str(every.pk), enabled="on")
+    assert operator_client.post(f"{LIST}{task.pk}/change/", data).status_code == 302
+    with schema_context("acme"):
+        task.refresh_from_db()
+    # Beat counts a never-run schedule from date_changed (this save): no 30 days of "missed".
+    assert (task.enabled, task.last_run_at, task.total_run_count) == (True, None, 7)
+    assert task.date_changed > timezone.now() - timezone.timedelta(minutes=1)
