@@ -6,9 +6,13 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth.models import Group
 from django.db import connection
+from django.test import Client
 
+from accounts.models import User
 from backoffice.models import JobRun
+from tests.conftest import PASSWORD
 
 WAIT = 20
 
@@ -82,3 +86,11 @@ def session_keys(schema: str, **filters: Any) -> set[str]:
 
     with schema_context(schema):
         return set(Session.objects.filter(**filters).values_list("session_key", flat=True))
+
+
+def staff_client(username: str, group: str) -> Client:
+    user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    return client

@@ -45,25 +45,6 @@ def errors_of(response: Any) -> str:
     return response.content.decode()
 
 
-def test_a_crontab_added_for_a_tenant_is_in_its_zone_and_written_there_only(
-    operator_client: Client,
-) -> None:
-    before = {s: names(s) for s in ("globex", "public")}
-    changes = ScheduleChange.objects.count()
-    response = operator_client.post(ADD, form(catch_up=None))
-    assert response.status_code == 302, response.content.decode()[:2000]
-    with schema_context("acme"):
-        task = PeriodicTask.objects.select_related("crontab", "state").get(name="nightly-usage")
-        assert (task.crontab.minute, task.crontab.hour, task.crontab.day_of_week) == (
-            "0", "6", "mon-fri",
-        )  # fmt: skip
-        assert str(task.crontab.timezone) == Tenant.objects.get(slug="acme").timezone
-        assert task.state.catch_up is False
-    assert {s: names(s) for s in ("globex", "public")} == before
-    assert ScheduleChange.objects.filter(schema_name="acme").count() >= 1
-    assert ScheduleChange.objects.count() > changes
-
-
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -122,26 +103,6 @@ def test_the_preview_shows_five_runs_or_the_error(operator_client: Client) -> No
     assert len(ok["runs"]) == 5 and all("02:30 CE" in run for run in ok["runs"])
     bad = operator_client.get(f"{LIST}preview/", {"cron": "30 2 * *"})
     assert bad.status_code == 400 and "five fields" in bad.json()["error"]
-
-
-def test_enable_and_disable_change_that_tenant_and_tell_beat(operator_client: Client) -> None:
-    assert operator_client.post(ADD, form()).status_code == 302
-    with schema_context("globex"):
-        every = IntervalSchedule.objects.create(every=1, period="hours")
-        PeriodicTask.objects.create(name="nightly-usage", task=TASK, interval=every)
-    with schema_context("acme"):
-        pk = PeriodicTask.objects.get(name="nightly-usage").pk
-    changes = ScheduleChange.objects.filter(schema_name="acme").count()
-    response = operator_client.post(LIST, {"action": "disable", "_selected_action": [pk]})
-    assert response.status_code == 302
-    with schema_context("acme"):
-        assert PeriodicTask.objects.get(pk=pk).enabled is False
-    with schema_context("globex"):
-        assert PeriodicTask.objects.get(name="nightly-usage").enabled is True
-    assert ScheduleChange.objects.filter(schema_name="acme").count() == changes + 1
-    operator_client.post(LIST, {"action": "enable", "_selected_action": [pk]})
-    with schema_context("acme"):
-        assert PeriodicTask.objects.get(pk=pk).enabled is True
 
 
 def test_a_viewer_cannot_change_schedules(viewer_client: Client) -> None:
