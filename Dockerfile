@@ -10,8 +10,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY requirements/lock.txt requirements/lock.txt
-RUN pip install --no-cache-dir -r requirements/lock.txt
+# Runtime lock only (no test/lint tools or embedded servers), every file checked against its hash.
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --no-cache-dir --require-hashes -r requirements/runtime.txt
 COPY . .
 RUN DEBUG=1 python manage.py collectstatic --noinput
 

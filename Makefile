@@ -6,15 +6,29 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test install services migrate seed bench down lint format clean
+.PHONY: up test test-fast install lock services migrate seed bench down lint format clean
 
-$(STAMP): requirements/lock.txt pyproject.toml
+# Development machines and CI run tests and lint: the dev lock (runtime + dev pins, hashed).
+$(STAMP): requirements/dev.txt requirements/runtime.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/lock.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.txt
 	@touch $@
 
 install: $(STAMP)
+
+# Regenerate requirements/runtime.txt and requirements/dev.txt (pins + hashes) from pyproject.toml,
+# against PyPI only (PIP_CONFIG_FILE=/dev/null: no local index, so the hashes are PyPI's files).
+# Existing pins are kept; move them with `make lock LOCK_ARGS=--upgrade` (or --upgrade-package X).
+PIP_COMPILE = PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= CUSTOM_COMPILE_COMMAND="make lock" \
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--index-url https://pypi.org/simple $(LOCK_ARGS)
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet pip-tools==7.6.2
+	$(PIP_COMPILE) --output-file requirements/runtime.txt pyproject.toml
+	$(PIP_COMPILE) --extra dev --constraint requirements/runtime.txt \
+		--output-file requirements/dev.txt pyproject.toml
 
 services: install
 	$(PY) scripts/devservices.py ensure
@@ -24,6 +38,10 @@ up: install
 
 test: services
 	$(PY) -m pytest
+
+# The quick loop: everything but the real-worker and subprocess tests.
+test-fast: services
+	$(PY) -m pytest -m "not slow"
 
 migrate: services
 	$(PY) manage.py migrate_schemas --shared --noinput
@@ -42,9 +60,12 @@ bench: services
 down:
 	$(PY) scripts/devservices.py stop
 
+# The same checks as .pre-commit-config.yaml: style, the layering contract, types.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format .

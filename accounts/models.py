@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -16,9 +16,7 @@ class User(AbstractUser):
     who work in the admin on the public domain only.
     """
 
-    email = models.EmailField("email address")
-
-    objects = UserManager()
+    email = models.EmailField("email address")  # required here (AbstractUser's is optional)
 
     class Meta:
         constraints = [
@@ -32,7 +30,7 @@ class User(AbstractUser):
         # Django keeps the new raw password in `_password` from set_password() until this save
         # (it calls the password validators' password_changed() on it); check_password()'s
         # hash upgrades clear it first, so they do not count as a change.
-        changed = self._password is not None and not self._state.adding
+        changed = getattr(self, "_password", None) is not None and not self._state.adding
         super().save(*args, **kwargs)
         if changed:
             password_changed.send(sender=type(self), user=self)

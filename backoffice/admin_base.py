@@ -23,15 +23,15 @@ class AuditedAdminMixin:
     which tenant it was, so the trail would be ambiguous (docs/architecture.md).
     """
 
-    def log_addition(self, request: HttpRequest, obj: models.Model, message: Any) -> None:
-        audit_record_request(request, action="add", obj=obj, detail={"change": message})
+    # Django ignores what these return; ours are AuditEntry rows, not LogEntry (hence Any).
+    def log_addition(self, request: HttpRequest, obj: models.Model, message: Any) -> Any:
+        return audit_record_request(request, action="add", obj=obj, detail={"change": message})
 
-    def log_change(self, request: HttpRequest, obj: models.Model, message: Any) -> None:
-        audit_record_request(request, action="change", obj=obj, detail={"change": message})
+    def log_change(self, request: HttpRequest, obj: models.Model, message: Any) -> Any:
+        return audit_record_request(request, action="change", obj=obj, detail={"change": message})
 
-    def log_deletions(self, request: HttpRequest, queryset: Any) -> None:
-        for obj in queryset:
-            audit_record_request(request, action="delete", obj=obj)
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        return [audit_record_request(request, action="delete", obj=obj) for obj in queryset]
 
     def history_view(
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None

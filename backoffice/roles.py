@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth.models import Group, Permission
-from django.db import connection
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
+
+from tenants.context import connection_in_public
 
 OPERATORS = "Operators"
 VIEWERS = "Viewers"
 
 # Apps whose models staff manage. Operators may add/change/delete them; viewers may view.
+# Labels, not imports: a model moved between apps keeps its permissions only if its new label
+# is here (tests/backoffice/test_roles.py checks every admin-registered model is covered).
 MANAGED_APPS = (
-    "tenants", "accounts", "django_celery_beat", "backoffice", "reports", "backups", "usersessions",
+    "tenants", "accounts", "django_celery_beat", "backoffice", "jobs", "beat", "reports", "backups",
+    "usersessions",
 )  # fmt: skip
 # Rows that are history: nobody edits them through the admin, operators included.
 READ_ONLY_MODELS = {("backoffice", "auditentry"), ("tenants", "schematemplate")}
@@ -42,6 +47,8 @@ def staff_roles_sync() -> None:
 
 @receiver(post_migrate)
 def _roles_after_migrate(sender: Any, **kwargs: Any) -> None:
-    # Only the public schema has auth tables; tenant migrations emit post_migrate too.
-    if sender.name == "backoffice" and connection.schema_name == "public":
+    # After the last app's post_migrate: every app's permissions exist by then (Django creates
+    # them app by app, in INSTALLED_APPS order). Only the public schema has auth tables; tenant
+    # migrations emit post_migrate too.
+    if sender is list(apps.get_app_configs())[-1] and connection_in_public():
         staff_roles_sync()

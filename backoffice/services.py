@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from accounts.models import User
 from backoffice.models import AuditEntry
+from saas.http import client_ip
 from tenants.models import Tenant
 
 
@@ -57,5 +58,5 @@ def audit_record_request(
         tenant=tenant if tenant is not None else getattr(request, "admin_tenant", None),
         obj=obj,
         detail=detail,
-        ip_address=request.META.get("REMOTE_ADDR"),
+        ip_address=client_ip(request) or None,
     )

@@ -1,61 +1,50 @@
 """The two admin sites: the platform admin on the public domain, and the tenant-scoped admin
-mounted at /admin/t/<slug>/ (see backoffice/tenant_scope.py for how the scope is entered)."""
+mounted at /admin/t/<slug>/ (see console/tenant_scope.py for how the scope is entered)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, URLResolver, path, reverse
 from django_tenants.utils import schema_context
 
-from backoffice.models import AuditEntry
-from tenants.models import Tenant
+DashboardContext = Callable[[HttpRequest], dict[str, Any]]
 
 
 class StaffAdminSite(admin.AdminSite):
+    """The platform admin. Every app registers its models here; the dashboard and cross-app
+    pages, which sit above every app, plug in through `dashboard_set` and `view_add` (the
+    console app does, in its ready())."""
+
     site_header = "SaaS backoffice"
     site_title = "Backoffice"
     index_title = "Platform"
-    index_template = "admin/backoffice_index.html"
 
-    def get_urls(self) -> list[Any]:
-        return [
-            path("operations/", self.admin_view(self.operations_view), name="operations"),
-            *super().get_urls(),
-        ]
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+        self._dashboard: DashboardContext | None = None
+        self._views: list[URLPattern] = []
 
-    def operations_view(self, request: HttpRequest) -> TemplateResponse:
-        """Queues, workers, beat and failing jobs: what Flower would show, inside the admin."""
-        from backoffice.operations import operations_snapshot
+    def dashboard_set(self, context: DashboardContext, template: str) -> None:
+        """The index page: `template`, with what `context(request)` returns."""
+        self._dashboard = context
+        self.index_template = template
 
-        context = {
-            **self.each_context(request),
-            "title": "Operations",
-            "ops": operations_snapshot(),
-        }
-        return TemplateResponse(request, "admin/backoffice/operations.html", context)
+    def view_add(self, route: str, view: Callable[..., HttpResponse], name: str) -> None:
+        """A page of the admin (behind its sign-in and staff check), named `admin:<name>`."""
+        self._views.append(path(route, self.admin_view(view), name=name))
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        return [*self._views, *super().get_urls()]
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        counts = dict(
-            Tenant.objects.exclude(schema_name="public")
-            .values_list("status")
-            .annotate(n=Count("id"))
-            .values_list("status", "n")
-        )
-        context = {
-            "tenant_counts": [
-                (label, counts.get(value, 0)) for value, label in Tenant.Status.choices
-            ],
-            "recent_audit": AuditEntry.objects.select_related("actor")[:10],
-            **(extra_context or {}),
-        }
-        return super().index(request, context)
+        context = self._dashboard(request) if self._dashboard is not None else {}
+        return super().index(request, {**context, **(extra_context or {})})
 
 
 class TenantAdminSite(admin.AdminSite):

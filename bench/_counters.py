@@ -61,8 +61,9 @@ class SqlCounter:
                 counter.driver += len(params_seq)
             return executemany(cur, query, params_seq, **kwargs)
 
-        psycopg.Cursor.execute = counted_execute  # type: ignore[method-assign]
-        psycopg.Cursor.executemany = counted_executemany  # type: ignore[method-assign]
+        # Monkeypatching: the wrappers take Any where psycopg's (overloaded) methods are precise.
+        psycopg.Cursor.execute = counted_execute  # type: ignore[method-assign,assignment]
+        psycopg.Cursor.executemany = counted_executemany  # type: ignore[method-assign,assignment]
 
         def wrapper(
             run: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
@@ -133,7 +134,7 @@ class RedisCounter:
                     counter.sent_names[str(command[0]).lower()] += 1
             return pack_commands(conn, commands)
 
-        AbstractConnection.send_command = counted_send  # type: ignore[method-assign]
+        AbstractConnection.send_command = counted_send  # type: ignore[method-assign,assignment]
         AbstractConnection.pack_commands = counted_pack  # type: ignore[method-assign]
 
     def snapshot(self) -> RedisSnapshot:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
+
+if TYPE_CHECKING:
+    from django.db.backends.postgresql.base import DatabaseWrapper as PostgresDatabaseWrapper
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,3 +44,11 @@ def bench_database_create(name: str) -> str:
 
 def bench_database_drop(name: str) -> None:
     _server_execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def pg_major() -> int:
+    """The major version of the PostgreSQL server Django's default connection talks to (its
+    backend, django-tenants', is a PostgreSQL DatabaseWrapper)."""
+    from django.db import connection
+
+    return cast("PostgresDatabaseWrapper", connection).pg_version // 10000

@@ -60,13 +60,16 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._counters import RedisCounter, SqlCounter, Window, measure  # noqa: E402
-from bench._db import bench_database_create, bench_database_drop  # noqa: E402
+from bench._db import bench_database_create, bench_database_drop, pg_major  # noqa: E402
+
+if TYPE_CHECKING:
+    from django_celery_beat.schedulers import DatabaseScheduler
 
 DB_NAME = "saas_bench_beat"
 REDIS_DB = 12
@@ -129,7 +132,7 @@ def overview_measure(rounds: int = 20) -> dict[str, float]:
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import User
-    from backoffice.models import ScheduleSummary
+    from beat.models import ScheduleSummary
 
     user, _ = User.objects.get_or_create(
         username="bench-admin",
@@ -137,7 +140,7 @@ def overview_measure(rounds: int = 20) -> dict[str, float]:
     )
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
-    url = "/admin/backoffice/schedulesummary/"
+    url = "/admin/beat/schedulesummary/"
     client.get(url)  # warm: templates, the first query plans
     times, queries = [], []
     for _ in range(rounds):
@@ -242,9 +245,9 @@ class Bench:
         self.sent_total = Counter[str]()
 
     @staticmethod
-    def scheduler_class(which: str) -> type:
+    def scheduler_class(which: str) -> type[DatabaseScheduler]:
         if which == OURS:
-            from tenants.beat import TenantScheduler
+            from beat.scheduler import TenantScheduler
 
             return TenantScheduler
         from tenant_schemas_celery.db_scheduler import TenantAwareDatabaseScheduler
@@ -296,7 +299,7 @@ class Bench:
             loads[phase] += 1
             return original(scheduler)
 
-        cls.all_as_schedule = all_as_schedule  # type: ignore[attr-defined]
+        cls.all_as_schedule = all_as_schedule
         try:
             phase = 0
             self.sql.reset()
@@ -318,7 +321,7 @@ class Bench:
             if own is None:
                 del cls.all_as_schedule
             else:
-                cls.all_as_schedule = own  # type: ignore[attr-defined]
+                cls.all_as_schedule = own
         return {
             "construct_loads": loads[0],
             "first_tick_loads": loads[1],
@@ -336,15 +339,15 @@ class Bench:
     def settle(self, which: str) -> None:
         """Ticks until nothing is left to pick up (the first change check of the peer only
         records the timestamps; ours may still see the change log rows of its own start)."""
-        from tenants.models import ScheduleChange
+        from beat.models import ScheduleChange
 
         scheduler = self.live[which]
         for _ in range(3):
             scheduler.tick()
         if which == OURS:
             latest = ScheduleChange.objects.order_by("-id").values_list("id", flat=True).first()
-            if not scheduler._leader or (latest and latest not in scheduler._seen
-                                         and latest > scheduler._floor):  # fmt: skip
+            if not scheduler._leader or (latest and latest not in scheduler._changes.seen
+                                         and latest > scheduler._changes.floor):  # fmt: skip
                 raise SystemExit("our scheduler did not settle (leader lock or change log)")
 
     def idle(self, which: str, ticks: int, renew_inner: int) -> dict[str, Any]:
@@ -472,7 +475,7 @@ def calibrate(sql: SqlCounter, rc: RedisCounter) -> dict[str, Any]:
     import redis
     from django.db import close_old_connections, connection
 
-    from tenants.beat import _RENEW
+    from beat.leadership import _RENEW
 
     def until(check: Callable[[Window], bool], fn: Callable[[], Any]) -> Window:
         for _ in range(20):  # the server is shared: retry a window another client disturbed
@@ -574,10 +577,17 @@ def main() -> None:
 
     from tenants.services import public_tenant_ensure
 
-    for name in ("tenants", "celery", "django_celery_beat", "tenant_schemas_celery"):
+    for name in (
+        "tenants",
+        "beat",
+        "jobs",
+        "celery",
+        "django_celery_beat",
+        "tenant_schemas_celery",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)
     lost = LostLeadership()
-    logging.getLogger("tenants.beat").addHandler(lost)
+    logging.getLogger("beat").addHandler(lost)
     sql, rc = SqlCounter(), RedisCounter(os.environ["REDIS_URL"])
     rc.client.flushdb()
     rc.client.set(GUARD_KEY, "1")  # gone at the end: another client flushed our Redis db
@@ -655,7 +665,7 @@ def main() -> None:
 
             profile_text += profiled("our start-up (construct, is_due on all, first tick)", startup)
         bench.retire_all()
-        major = connection.pg_version // 10000
+        major = pg_major()
         redis_version = rc.client.info("server")["redis_version"]
         connection.close()
     finally:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._db import bench_database_create, bench_database_drop
+from bench._db import bench_database_create, bench_database_drop, pg_major
 
 DB_NAME = "saas_bench_provision"
 
@@ -43,7 +43,8 @@ def main() -> None:
     from tenants import provisioning
     from tenants.services import public_tenant_ensure, tenant_provision
 
-    logging.getLogger("tenants").setLevel(logging.WARNING)
+    for name in ("tenants", "jobs", "beat"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
         public_tenant_ensure(domain="localhost")
@@ -69,7 +70,7 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname ~ '^(fast|slow)_'")
             (schemas,) = cursor.fetchone()
-        major = connection.pg_version // 10000
+        major = pg_major()
         print(f"PostgreSQL {major}, {args.tenants} tenants per path, {schemas} schemas made")
         print(f"template build (once, not in the per-tenant figures): {template_s:.3f} s")
         print(f"{'path':<12} {'mean s':>8} {'median s':>9} {'p95 s':>8}")

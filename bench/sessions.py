@@ -19,11 +19,13 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._db import bench_database_create, bench_database_drop
+from bench._db import bench_database_create, bench_database_drop, pg_major
 
 DB_NAME = "saas_bench_sessions"
 SCHEMA = "bench"
@@ -57,10 +59,11 @@ def main() -> None:
     from usersessions.cleanup import session_table
     from usersessions.services import sessions_cleanup
 
-    logging.getLogger("tenants").setLevel(logging.WARNING)
+    for name in ("tenants", "jobs", "beat"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     table = session_table(SCHEMA)
 
-    def sql(statement: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+    def sql(statement: str, params: Sequence[str | int] | None = None) -> list[tuple[object, ...]]:
         with connection.cursor() as cursor:
             cursor.execute(statement, params)
             return cursor.fetchall() if cursor.description else []
@@ -87,10 +90,10 @@ def main() -> None:
             [total, every],
         )[0][0]  # type: ignore[return-value]
 
-    def ours() -> dict[str, object]:
+    def ours() -> dict[str, Any]:
         return sessions_cleanup(schema_name=SCHEMA)
 
-    def clearsessions() -> dict[str, object]:
+    def clearsessions() -> dict[str, Any]:
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {table} WHERE expire_date < now()")
             return {"deleted": cursor.rowcount, "statements": 1}
@@ -99,7 +102,7 @@ def main() -> None:
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
         public_tenant_ensure(domain="localhost")
         tenant_provision(name="Bench", slug=SCHEMA)
-        rows = []
+        rows: list[tuple[int, str, float, dict[str, Any], int]] = []
         for run in range(args.runs):
             order = [ours, clearsessions] if run % 2 == 0 else [clearsessions, ours]
             for variant in order:
@@ -109,7 +112,7 @@ def main() -> None:
                 elapsed = time.perf_counter() - started
                 rows.append((run + 1, variant.__name__, elapsed, result, live_kept()))
         (size,) = sql(f"SELECT pg_size_pretty(pg_total_relation_size('{table}'))")[0]
-        major = connection.pg_version // 10000
+        major = pg_major()
         connection.close()
     finally:
         bench_database_drop(DB_NAME)

@@ -25,12 +25,17 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._db import bench_database_create, bench_database_drop  # noqa: E402
+
+if TYPE_CHECKING:
+    import redis
 
 DB_NAME = "saas_bench_tasks"
 REDIS_DB = 14
@@ -55,8 +60,8 @@ def inprocess(variant: str, n: int) -> None:
 
     django.setup()
     from celery.app.trace import build_tracer
-    from django.db import connection
 
+    from tenants.context import connection_tenant_set
     from tenants.models import Tenant
 
     tenants = list(Tenant.objects.exclude(schema_name="public").order_by("pk")[:TENANTS])
@@ -75,7 +80,7 @@ def inprocess(variant: str, n: int) -> None:
 
     from bench.tasks_ours import the_query
 
-    connection.set_tenant(tenants[0])
+    connection_tenant_set(tenants[0])
     for _ in range(50):
         the_query()
     bare = []
@@ -83,12 +88,16 @@ def inprocess(variant: str, n: int) -> None:
         t0 = time.perf_counter()
         the_query()
         bare.append(time.perf_counter() - t0)
-    connection.set_schema_to_public()
+    connection_tenant_set(None)
 
-    requests = []
+    requests: list[dict[str, Any]] = []
     for i in range(n):
         tenant = tenants[i % len(tenants)]
-        request = {"id": f"bench-{variant}-{i}", "delivery_info": {}, "hostname": "bench"}
+        request: dict[str, Any] = {
+            "id": f"bench-{variant}-{i}",
+            "delivery_info": {},
+            "hostname": "bench",
+        }
         if variant in "bc":
             request |= {"tenant_id": tenant.pk, "tenant_schema": tenant.schema_name}
         if variant == "d":
@@ -98,17 +107,18 @@ def inprocess(variant: str, n: int) -> None:
             }
         requests.append(request)
     if variant == "c":
-        from backoffice import jobs
+        from jobs import bookkeeping as jobs
 
         for request in requests:
             jobs.jobrun_queued(task_id=request["id"], task_name=task.name, tenant_id=request["tenant_id"],
                                tenant_slug="", schema_name=request["tenant_schema"], args=[], kwargs={})  # fmt: skip
+    no_args: list[Any] = []  # the tracer only unpacks it (`fun(*args)`)
     for request in requests[:50]:  # warm up: caches, prepared connection
-        trace(request["id"] + "-warm", (), {}, request)
+        trace(request["id"] + "-warm", no_args, {}, request)
     timings = []
     for request in requests:
         t0 = time.perf_counter()
-        trace(request["id"], (), {}, request)
+        trace(request["id"], no_args, {}, request)
         timings.append(time.perf_counter() - t0)
     overhead_us = (statistics.median(timings) - statistics.median(bare)) * 1e6
     print(
@@ -142,11 +152,12 @@ class Worker:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def sender(variant: str):  # type: ignore[no-untyped-def]
+def sender(variant: str) -> Callable[..., object]:
+    """send(i, sent_at=0.0): queue task number i (for tenant i modulo the tenant count)."""
     from django_tenants.utils import schema_context
 
+    from jobs.headers import tenant_ref
     from tenants.models import Tenant
-    from tenants.task_base import tenant_ref
 
     tenants = list(Tenant.objects.exclude(schema_name="public").order_by("pk")[:TENANTS])
     refs = [tenant_ref(t) for t in tenants]
@@ -170,7 +181,7 @@ def sender(variant: str):  # type: ignore[no-untyped-def]
     )
 
 
-def wait_for(client, count: int, timeout: float = 600) -> None:  # type: ignore[no-untyped-def]
+def wait_for(client: redis.Redis, count: int, timeout: float = 600) -> None:
     from bench.timing import KEY
 
     deadline = time.monotonic() + timeout
@@ -181,10 +192,10 @@ def wait_for(client, count: int, timeout: float = 600) -> None:  # type: ignore[
 
 
 def run_variant(
-    variant: str, n: int, latency_n: int, rate: float | None, client
-) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    from backoffice.models import JobRun
+    variant: str, n: int, latency_n: int, rate: float | None, client: redis.Redis
+) -> dict[str, float]:
     from bench.timing import collect
+    from jobs.models import JobRun
 
     client.flushdb()
     JobRun.objects.all().delete()
@@ -244,7 +255,8 @@ def main() -> None:
 
     from tenants.services import public_tenant_ensure, tenant_provision
 
-    logging.getLogger("tenants").setLevel(logging.WARNING)
+    for name in ("tenants", "jobs", "beat"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
     try:
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)

@@ -8,8 +8,8 @@ from typing import Any
 from django_celery_beat.models import IntervalSchedule
 
 from bench.timing import record
+from jobs.api import tenant_task
 from saas.celery import app
-from tenants.task_base import tenant_task
 
 
 def the_query() -> int:

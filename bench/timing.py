@@ -20,5 +20,11 @@ def record(started: float, finished: float, sent_at: float) -> None:
     _client.rpush(KEY, f"{started},{finished},{sent_at}")
 
 
+def _parse(raw: bytes | str) -> tuple[float, float, float]:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    started, finished, sent_at = map(float, text.split(","))
+    return started, finished, sent_at
+
+
 def collect(client: redis.Redis) -> list[tuple[float, float, float]]:
-    return [tuple(map(float, raw.decode().split(","))) for raw in client.lrange(KEY, 0, -1)]  # type: ignore[misc]
+    return [_parse(raw) for raw in client.lrange(KEY, 0, -1)]

@@ -8,7 +8,8 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.http import HttpRequest
 
 from accounts.models import User
-from portal.throttle import client_ip, login_attempt_allowed, login_succeeded
+from portal.throttle import login_attempt_allowed, login_succeeded
+from saas.http import client_ip
 from tenants.models import Membership, Tenant
 from tenants.services import user_is_member
 

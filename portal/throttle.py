@@ -15,20 +15,6 @@ import unicodedata
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies the address
-    the outermost trusted proxy saw (X-Forwarded-For is only trusted that far)."""
-    hops = settings.TRUSTED_PROXY_COUNT
-    if hops:
-        forwarded = [
-            p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()
-        ]
-        if len(forwarded) >= hops:
-            return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _person_key(username: str) -> str:

@@ -17,16 +17,21 @@ from usersessions.selectors import session_max_age_current, user_sessions_active
 from usersessions.services import sessions_end
 
 
+def _user_id(request: HttpRequest) -> int:
+    # Behind login_required: a signed-in user always has one.
+    return int(request.user.pk)  # type: ignore[arg-type]
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    membership = Membership.objects.get(user_id=request.user.pk, tenant=request.tenant)  # type: ignore[attr-defined]
+    membership = Membership.objects.get(user_id=_user_id(request), tenant=request.tenant)  # type: ignore[attr-defined]
     return render(request, "portal/home.html", {"membership": membership})
 
 
 @login_required
 def sessions_list(request: HttpRequest) -> HttpResponse:
     """The user's own active sessions on this tenant's domain, the current one marked."""
-    rows = user_sessions_active(user_id=request.user.pk, max_age=session_max_age_current())
+    rows = user_sessions_active(user_id=_user_id(request), max_age=session_max_age_current())
     current = request.session.session_key
     sessions = [(row, row.session_key == current) for row in rows]
     return render(request, "portal/sessions.html", {"sessions": sessions})

@@ -27,7 +27,7 @@ def _redis_check() -> tuple[bool, str, str | None]:
         )
         client.ping()
         heartbeat = client.get(BEAT_HEARTBEAT_KEY)
-        return True, "ok", heartbeat.decode() if heartbeat else None
+        return True, "ok", heartbeat.decode() if isinstance(heartbeat, bytes) else heartbeat
     except redis.RedisError as exc:
         return False, type(exc).__name__, None
 

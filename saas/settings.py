@@ -63,9 +63,12 @@ SHARED_APPS = [
     "schedules",
     "import_export",
     "backoffice",
+    "jobs",
+    "beat",
     "backups",
     "portal",
     "usersessions",  # staff sessions (public)
+    "console",
 ]
 TENANT_APPS = [
     "usersessions",  # portal sessions (each tenant's own)
@@ -99,7 +102,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.TenantAccessMiddleware",
     # Last, so the whole view *and* the template rendering run inside the tenant's schema.
-    "backoffice.tenant_scope.TenantAdminScopeMiddleware",
+    "console.tenant_scope.TenantAdminScopeMiddleware",
 ]
 
 TEMPLATES = [
@@ -221,7 +224,7 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = env_int("CELERY_BROKER_CONNECTION_MAX_RET
 # Two queues: a long report or backup never occupies the worker that serves short jobs.
 CELERY_TASK_DEFAULT_QUEUE = "short"
 
-# Tenant task base (tenants/task_base.py).
+# Task framework (jobs/).
 TENANT_CACHE_TTL_S = env_int("TENANT_CACHE_TTL_S", 2, minimum=0)  # status changes seen within
 TENANT_FANOUT_WINDOW_S = env_int("TENANT_FANOUT_WINDOW_S", 300, minimum=0)
 JOBRUN_RETENTION_DAYS = env_int("JOBRUN_RETENTION_DAYS", 30, minimum=1)
@@ -232,13 +235,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "schedules.tasks.schedule_changes_prune_task",
         "schedule": 3600.0,
     },
-    # Tenants' own cleanups are in their default schedules (tenants/defaults.py).
+    # Tenants' own cleanups are in their default schedules (each app's AppConfig.default_schedules).
     "sessions-cleanup-public": {
         "task": "usersessions.tasks.sessions_cleanup_platform_task",
         "schedule": crontab(hour=3, minute=20),
     },
 }
-CELERY_BEAT_SCHEDULER = "tenants.beat:TenantScheduler"
+CELERY_BEAT_SCHEDULER = "beat.scheduler:TenantScheduler"
 # The beat leader's lock lives this long unless renewed; a standby takes over within about that.
 BEAT_LOCK_TTL_S = env_int("BEAT_LOCK_TTL_S", 20, minimum=3)
 # Stagger: each tenant's crontab and interval runs shift by a stable offset within this window

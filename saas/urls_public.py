@@ -1,5 +1,5 @@
 """URLs of the public domain (BASE_DOMAIN): the platform admin. Tenant admins are mounted per
-request by backoffice.tenant_scope under /admin/t/<slug>/."""
+request by console.tenant_scope under /admin/t/<slug>/."""
 
 from django.urls import path
 from django.views.generic import RedirectView

@@ -14,10 +14,9 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import (
@@ -28,12 +27,11 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from backoffice.admin import jobs_started_response
-from backoffice.admin_base import AuditedAdminMixin, ReadOnlyAdminMixin
-from backoffice.models import ScheduleSummary
-from backoffice.operations import beat_heartbeat
+from backoffice.admin_base import AuditedAdminMixin
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site, tenant_site
+from jobs.admin import jobs_started_response
+from jobs.api import PlatformTask, TrackedTask, is_tenant_task, task_enqueue
 from saas.celery import app
 from schedules.forms import ScheduleForm
 from schedules.services import (
@@ -46,7 +44,7 @@ from schedules.services import (
     schedule_state,
     timezone_current,
 )
-from tenants.task_base import PlatformTask, is_tenant_task, task_enqueue
+from tenants.context import connection_schema
 
 
 def _local(when: dt.datetime | None) -> str:
@@ -98,7 +96,7 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
             return JsonResponse({"error": "Not allowed."}, status=403)
         try:
             runs = cron_preview(request.GET.get("cron", ""), timezone_current(),
-                                connection.schema_name)  # fmt: skip
+                                connection_schema())  # fmt: skip
         except ValidationError as exc:
             return JsonResponse({"error": " ".join(exc.messages)}, status=400)
         return JsonResponse({"runs": [run.strftime("%a %Y-%m-%d %H:%M %Z") for run in runs]})
@@ -118,7 +116,7 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Next run")
     def next_run(self, obj: PeriodicTask) -> str:
-        return _local(schedule_next_run(obj, connection.schema_name))
+        return _local(schedule_next_run(obj, connection_schema()))
 
     @admin.display(description="Last run")
     def last_run(self, obj: PeriodicTask) -> str:
@@ -135,7 +133,7 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def next_runs(self, obj: PeriodicTask) -> str:
         if not obj.enabled:
             return "— (disabled)"
-        runs = schedule_next_runs(obj, connection.schema_name)
+        runs = schedule_next_runs(obj, connection_schema())
         return format_html("<ol>{}</ol>", format_html_join(
             "", "<li>{}</li>", ((_local(run),) for run in runs)))  # fmt: skip
 
@@ -168,7 +166,7 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
             task = app.tasks.get(periodic.task)
             # In a tenant's admin only tenant tasks, in the platform admin only platform tasks.
             allowed = is_tenant_task(task) if tenant is not None else isinstance(task, PlatformTask)
-            if not allowed:
+            if not allowed or not isinstance(task, TrackedTask):
                 self.message_user(
                     request, f"{periodic.name}: {periodic.task} cannot run here.", messages.ERROR
                 )
@@ -194,7 +192,7 @@ class CrontabScheduleAdmin(AuditedAdminMixin, beat_admin.CrontabScheduleAdmin):
     def next_runs(self, obj: CrontabSchedule) -> str:
         if obj.pk is None:
             return "— (shown after saving)"
-        runs = crontab_next_runs(obj, connection.schema_name)
+        runs = crontab_next_runs(obj, connection_schema())
         return format_html("<ol>{}</ol>", format_html_join(
             "", "<li>{}</li>", ((run.strftime("%a %Y-%m-%d %H:%M %Z"),) for run in runs)))  # fmt: skip
 
@@ -217,51 +215,3 @@ for site in (staff_site, tenant_site):
     site.register(IntervalSchedule, IntervalScheduleAdmin)
     site.register(ClockedSchedule, ClockedScheduleAdmin)
     site.register(SolarSchedule, SolarScheduleAdmin)
-
-
-# --- Across tenants: the read model beat keeps (platform admin only) -------------------------
-class TenantSchemaFilter(admin.SimpleListFilter):
-    """Filter by tenant through the link in each row's Tenant cell: a list of every tenant's
-    name would grow the page with the tenant count."""
-
-    title = "tenant"
-    parameter_name = "schema"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        value = self.value()
-        return [(value, value)] if value else []
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        return queryset.filter(schema_name=value) if value else queryset
-
-
-@admin.register(ScheduleSummary, site=staff_site)
-class ScheduleSummaryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["tenant_cell", "name_cell", "task", "schedule", "enabled", "last_run_at",
-                    "next_run_at", "missed_runs"]  # fmt: skip
-    list_display_links = None
-    list_filter = [TenantSchemaFilter, "task", "enabled"]
-    search_fields = ["name", "task", "schema_name", "tenant__name"]
-    list_select_related = ["tenant"]
-    list_per_page = 100
-    show_full_result_count = False  # one COUNT per page, not two
-    ordering = ["schema_name", "name"]
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
-        extra_context = {**(extra_context or {}), "beat_heartbeat": beat_heartbeat()}
-        return super().changelist_view(request, extra_context)
-
-    @admin.display(description="Tenant", ordering="schema_name")
-    def tenant_cell(self, obj: ScheduleSummary) -> str:
-        label = "platform" if obj.schema_name == "public" else obj.tenant.name
-        return format_html('<a href="?schema={}">{}</a>', obj.schema_name, label)
-
-    @admin.display(description="Schedule name", ordering="name")
-    def name_cell(self, obj: ScheduleSummary) -> str:
-        """Opens the schedule in the admin that edits it (the tenant's own, or the platform's)."""
-        if obj.schema_name == "public":
-            url = reverse("admin:django_celery_beat_periodictask_changelist")
-        else:
-            url = f"/admin/t/{obj.tenant.slug}/django_celery_beat/periodictask/"
-        return format_html('<a href="{}?q={}">{}</a>', url, obj.name, obj.name)

@@ -5,14 +5,14 @@ the task's signature, and the catch-up choice."""
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from kombu.utils.json import loads
 
+from jobs.api import PlatformTask, is_tenant_task
 from saas.celery import app
 from schedules.models import CATCH_UP_DEFAULT, ScheduleState
 from schedules.services import (
@@ -22,7 +22,7 @@ from schedules.services import (
     schedule_state,
     timezone_current,
 )
-from tenants.task_base import PlatformTask, is_tenant_task
+from tenants.context import connection_in_public
 
 SCHEDULE_KINDS = ("cron", "interval", "solar", "clocked")
 
@@ -68,7 +68,8 @@ class ScheduleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # The admin request runs inside the schema it edits: a tenant's, or public.
         self.timezone_name = timezone_current()
-        self.fields["task"].choices = task_choices(connection.schema_name != "public")
+        task_field = cast(forms.ChoiceField, self.fields["task"])
+        task_field.choices = task_choices(not connection_in_public())
         self.fields["cron"].help_text += f" Times are in {self.timezone_name}."
         instance = self.instance
         self._saved_crontab = instance.crontab if instance.crontab_id is not None else None
@@ -108,7 +109,7 @@ class ScheduleForm(forms.ModelForm):
         return expression
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         chosen = [kind for kind in SCHEDULE_KINDS if data.get(kind)]
         if len(chosen) != 1:
             message = (

@@ -7,14 +7,13 @@ import datetime as dt
 import functools
 import zoneinfo
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from celery import schedules
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from django_celery_beat.validators import (
     day_of_month_validator,
@@ -23,10 +22,14 @@ from django_celery_beat.validators import (
     minute_validator,
     month_of_year_validator,
 )
+from django_tenants.utils import schema_context
+from kombu.utils.json import dumps
 
+from schedules.defaults import default_schedules
 from schedules.models import ScheduleState
 from schedules.timing import StaggeredInterval, ZonedCrontab, next_run, runs_after, stagger_offset
-from tenants.models import ScheduleChange
+from tenants.context import connection_tenant
+from tenants.models import Tenant
 
 CRON_FIELDS = (
     ("minute", minute_validator),
@@ -64,10 +67,10 @@ def cron_expression(c: CrontabSchedule) -> str:
 def timezone_current() -> str:
     """The zone of the schema the connection is in: the tenant's, or the platform's in public
     (an admin request runs inside its tenant's schema, so this is the admin's zone)."""
-    tenant = connection.tenant
-    if getattr(tenant, "schema_name", "public") == "public":
-        return settings.TIME_ZONE
-    return tenant.timezone
+    tenant = connection_tenant()
+    if tenant is None or tenant.schema_name == settings.PUBLIC_SCHEMA_NAME:
+        return str(settings.TIME_ZONE)
+    return cast(Tenant, tenant).timezone
 
 
 def crontab_build(
@@ -209,19 +212,37 @@ def periodic_task_enabled_set(task: PeriodicTask, enabled: bool) -> None:
     task.save()
 
 
-def schedules_changed(schema_name: str) -> None:
-    """Tell beat that a schema's schedules changed (after a bulk update that sends no signals)."""
-    ScheduleChange.objects.create(schema_name=schema_name)
+def tenant_crontabs_move(*, tenant: Tenant, old_timezone: str) -> int:
+    """After a tenant's time zone changed: its crontabs that followed the old zone move to the
+    new one (so "03:00" stays 03:00 on the tenant's clock); others (a staff choice) stay. Each
+    row is saved on its own, so its signal tells beat (a tenant has a handful of crontabs)."""
+    if old_timezone == tenant.timezone:
+        return 0
+    with schema_context(tenant.schema_name), transaction.atomic():
+        crontabs = list(CrontabSchedule.objects.filter(timezone=old_timezone))
+        for crontab in crontabs:
+            crontab.timezone = zoneinfo.ZoneInfo(tenant.timezone)
+            crontab.save(update_fields=["timezone"])
+    return len(crontabs)
 
 
-def schedule_changes_prune(*, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
-    """Delete change-log rows beat no longer reads (it reads ids above its floor, which trails
-    the newest rows by minutes at most; a restarting beat loads everything anyway)."""
-    deleted, _ = ScheduleChange.objects.filter(at__lt=timezone.now() - older_than).delete()
-    return deleted
-
-
-def crontabs_timezone_move(old: str, new: str) -> int:
-    """Move the current schema's crontabs that followed zone `old` to `new` (a bulk update:
-    the caller reports it with `schedules_changed`)."""
-    return CrontabSchedule.objects.filter(timezone=old).update(timezone=new)
+def default_schedules_ensure(tenant: Tenant) -> None:
+    """Create the default schedules the tenant does not have (by name); never update one: a
+    default that exists under its name is left exactly as it is, even disabled, so re-applying
+    defaults never overwrites a staff edit. Runs in the tenant's schema
+    (tenants.services.tenant_defaults_apply switches to it)."""
+    defaults = default_schedules()
+    existing = set(
+        PeriodicTask.objects.filter(name__in=[d.name for d in defaults]).values_list(
+            "name", flat=True
+        )
+    )
+    with transaction.atomic():
+        for default in defaults:
+            if default.name in existing:
+                continue
+            PeriodicTask.objects.create(
+                name=default.name, task=default.task, description=default.description,
+                crontab=crontab_ensure(default.cron, tenant.timezone),
+                kwargs=dumps(default.kwargs),
+            )  # fmt: skip

@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import zoneinfo
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol, cast
 
 from celery import schedules
 from django.conf import settings
@@ -33,7 +33,7 @@ SEARCH_DAYS = 366 * 28
 def stagger_offset(schema_name: str, window_s: int | None = None) -> int:
     """A tenant's stable offset in seconds, within [0, window); 0 when stagger is off."""
     window = settings.BEAT_STAGGER_WINDOW_S if window_s is None else window_s
-    if window <= 0 or schema_name == "public":
+    if window <= 0 or schema_name == settings.PUBLIC_SCHEMA_NAME:
         return 0
     digest = hashlib.sha256(schema_name.encode()).digest()
     return int.from_bytes(digest[:8], "big") % window
@@ -58,8 +58,26 @@ def wall_to_instant(wall: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     return hi.replace(microsecond=0)
 
 
+class CronFields(Protocol):
+    """What a parsed `celery.schedules.crontab` holds (its stub declares none of it): each field
+    as the set of values it matches, and as written."""
+
+    minute: set[int]
+    hour: set[int]
+    day_of_week: set[int]
+    day_of_month: set[int]
+    month_of_year: set[int]
+    _orig_minute: str
+    _orig_hour: str
+    _orig_day_of_week: str
+    _orig_day_of_month: str
+    _orig_month_of_year: str
+
+
 class ZonedCrontab(schedules.BaseSchedule):
     """A crontab evaluated in `tz` with the DST rules above, plus an optional stagger offset."""
+
+    nowfun: Callable[[], dt.datetime] | None
 
     def __init__(
         self,
@@ -70,11 +88,11 @@ class ZonedCrontab(schedules.BaseSchedule):
         app: Any = None,
     ) -> None:
         super().__init__(nowfun=nowfun, app=app)
-        self.fields = fields
+        self.fields = cast(CronFields, fields)
         self.zone = tz
         self.offset = dt.timedelta(seconds=offset_s)
-        self._minutes = sorted(fields.minute)
-        self._hours = sorted(fields.hour)
+        self._minutes = sorted(self.fields.minute)
+        self._hours = sorted(self.fields.hour)
 
     def __repr__(self) -> str:
         f = self.fields
@@ -148,6 +166,8 @@ class ZonedCrontab(schedules.BaseSchedule):
 
 
 class StaggeredInterval(schedules.schedule):
+    run_every: dt.timedelta
+
     """Every `run_every`, on a grid shifted by the tenant's offset (stable across restarts)."""
 
     def __init__(
@@ -181,7 +201,7 @@ def next_run(schedule: Any, after: dt.datetime) -> dt.datetime | None:
     if hasattr(schedule, "next_after"):
         return schedule.next_after(after)
     if isinstance(schedule, schedules.schedule):  # a plain interval: relative to the last run
-        return after + schedule.run_every
+        return after + cast(dt.timedelta, schedule.run_every)  # type: ignore[attr-defined]
     try:
         return schedule.now() + schedule.remaining_estimate(after)
     except (AttributeError, TypeError, NotImplementedError):

@@ -83,7 +83,7 @@ def pg_embedded_start() -> str:
     url = f"postgres://postgres@127.0.0.1:{EMBEDDED_PG_PORT}/saas"
     if pg_answers(url):
         return url
-    run_as: dict[str, object] = {}
+    run_as: str | None = None  # `user=` for the server processes (None: this user)
     if os.geteuid() == 0:
         from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
 
@@ -92,7 +92,7 @@ def pg_embedded_start() -> str:
         ensure_prefix_permissions(PG_DIR)
         ensure_prefix_permissions(bin_dir)
         shutil.chown(PG_DIR, PG_SYSTEM_USER)
-        run_as = {"user": PG_SYSTEM_USER}
+        run_as = PG_SYSTEM_USER
     else:
         PG_DIR.mkdir(parents=True, exist_ok=True)
     data = PG_DIR / "data"
@@ -100,13 +100,13 @@ def pg_embedded_start() -> str:
         say(f"initialising embedded PostgreSQL in {data}")
         subprocess.run(
             [bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--encoding=utf8"],
-            check=True, capture_output=True, **run_as,  # type: ignore[arg-type]
+            check=True, capture_output=True, user=run_as,
         )  # fmt: skip
     say(f"starting embedded PostgreSQL on 127.0.0.1:{EMBEDDED_PG_PORT}")
     result = subprocess.run(
         [bin_dir / "pg_ctl", "-D", data, "-l", PG_DIR / "postgres.log", "-w", "-t", "30",
          "-o", f"-p {EMBEDDED_PG_PORT} -h 127.0.0.1 -k {PG_DIR}", "start"],
-        capture_output=True, text=True, **run_as,  # type: ignore[arg-type]
+        capture_output=True, text=True, user=run_as,
     )  # fmt: skip
     if result.returncode != 0:
         raise ServiceError(f"embedded PostgreSQL did not start:\n{result.stdout}{result.stderr}")
@@ -119,10 +119,10 @@ def pg_embedded_stop() -> None:
     data = PG_DIR / "data"
     if (data / "postmaster.pid").exists():
         bin_dir = Path(pgserver.__file__).parent / "pginstall" / "bin"
-        run_as = {"user": PG_SYSTEM_USER} if os.geteuid() == 0 else {}
+        run_as = PG_SYSTEM_USER if os.geteuid() == 0 else None
         subprocess.run(
-            [bin_dir / "pg_ctl", "-D", data, "-m", "fast", "stop"], check=False, **run_as
-        )  # type: ignore[arg-type]
+            [bin_dir / "pg_ctl", "-D", data, "-m", "fast", "stop"], check=False, user=run_as
+        )
         say("stopped embedded PostgreSQL")
 
 

@@ -4,8 +4,3 @@ from django.apps import AppConfig
 class TenantsConfig(AppConfig):
     name = "tenants"
     verbose_name = "Tenants"
-
-    def ready(self) -> None:
-        from tenants import beat_signals
-
-        beat_signals.connect()

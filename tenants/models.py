@@ -173,18 +173,3 @@ class SchemaTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"template {self.key[:12]}"
-
-
-class ScheduleChange(models.Model):
-    """Append-only log of schedule changes, one row per change, naming the schema.
-
-    Beat reads the rows newer than the last it saw: one indexed query per tick, whatever the
-    number of tenants, and only the schemas named are reloaded (tenants/beat.py). Rows are
-    written by the tenant's own saves (tenants/beat_signals.py) and by `schedules_changed()`.
-    """
-
-    schema_name = models.CharField(max_length=63)
-    at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"{self.schema_name} changed at {self.at:%Y-%m-%d %H:%M:%S}"

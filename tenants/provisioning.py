@@ -16,14 +16,9 @@ compared with a migrated one in tests/test_provisioning.py.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
-import os
 import re
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -33,6 +28,8 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 
+from saas.pg import PgToolFailed, PgToolUnavailable, pg_run, server_major, server_version
+from tenants.context import connection_tenant_set
 from tenants.models import SchemaTemplate
 
 logger = logging.getLogger(__name__)
@@ -68,50 +65,14 @@ def migration_state_key() -> str:
     return digest.hexdigest()
 
 
-def _server_major() -> int:
-    return connection.pg_version // 10000
-
-
-@cache
-def pg_dump_path(server_major: int) -> str:
-    """A pg_dump whose major version equals the server's (an older one refuses to dump, a newer
-    one may emit syntax the server does not know)."""
-    for candidate in _pg_dump_candidates(server_major):
-        if not candidate or not os.path.exists(candidate):
-            continue
-        out = subprocess.run([candidate, "--version"], capture_output=True, text=True).stdout
-        match = re.search(r"(\d+)\.", out)
-        if match and int(match.group(1)) == server_major:
-            return candidate
-    raise TemplateUnavailable(f"no pg_dump for PostgreSQL {server_major} found")
-
-
-def _pg_dump_candidates(server_major: int) -> Iterator[str | None]:
-    yield settings.TENANT_TEMPLATE_PG_DUMP
-    yield f"/usr/lib/postgresql/{server_major}/bin/pg_dump"
-    yield shutil.which("pg_dump")
-    # The embedded server `make up` starts on machines without PostgreSQL ships its own.
-    spec = importlib.util.find_spec("pgserver")
-    if spec is not None and spec.origin:
-        yield str(Path(spec.origin).parent / "pginstall" / "bin" / "pg_dump")
-
-
 def _dump_schema(schema: str) -> str:
-    db = connection.settings_dict
-    env = {**os.environ, "PGPASSWORD": str(db.get("PASSWORD") or "")}
-    args = [
-        pg_dump_path(_server_major()),
-        "--schema", schema, "--inserts", "--no-owner", "--no-privileges", "--no-comments",
-        "--dbname", str(db["NAME"]), "--username", str(db.get("USER") or "postgres"),
-    ]  # fmt: skip
-    if db.get("HOST"):
-        args += ["--host", str(db["HOST"])]
-    if db.get("PORT"):
-        args += ["--port", str(db["PORT"])]
-    result = subprocess.run(args, capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        raise TemplateUnavailable(f"pg_dump failed: {result.stderr.strip()}")
-    return result.stdout
+    try:
+        return pg_run(
+            "pg_dump",
+            ["--schema", schema, "--inserts", "--no-owner", "--no-privileges", "--no-comments"],
+        )
+    except (PgToolUnavailable, PgToolFailed) as exc:
+        raise TemplateUnavailable(str(exc)) from exc
 
 
 def _clean_dump(dump: str, placeholder: str) -> str:
@@ -142,7 +103,8 @@ def _statements(dump: str) -> list[str]:
     """Split pg_dump output into statements: drop comment lines, end each at a `;` line end.
     pg_dump writes one statement per line or ends multi-line ones with `;` at line end; string
     literals with a newline before `;` only occur in data this project's migrations do not write."""
-    statements, current = [], []
+    statements: list[str] = []
+    current: list[str] = []
     for line in dump.splitlines():
         if not current and (not line.strip() or line.startswith("--")):
             continue
@@ -182,13 +144,13 @@ def schema_template_build(key: str) -> SchemaTemplate:
             key=key,
             sql=sql,
             placeholder=placeholder,
-            server_version=connection.pg_version,
+            server_version=server_version(),
             build_seconds=time.perf_counter() - started,
         )
         logger.info("built tenant schema template %s in %.2fs", key[:12], template.build_seconds)
         return template
     finally:
-        connection.set_schema_to_public()
+        connection_tenant_set(None)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [_BUILD_LOCK_ID])
 
@@ -208,7 +170,7 @@ def schema_template_get() -> tuple[str, re.Pattern[str]]:
                 # made inside this uncommitted transaction.
                 raise TemplateUnavailable("template must be built outside a transaction")
             template = schema_template_build(key)
-        if template.server_version // 10000 != _server_major():
+        if template.server_version // 10000 != server_major():
             raise TemplateUnavailable("template was captured from another PostgreSQL major version")
         cached = (template.sql, _identifier_re(template.placeholder))
         _template_cache[key] = cached
@@ -231,7 +193,7 @@ def schema_migrate(schema_name: str) -> None:
             "migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0
         )
     finally:
-        connection.set_schema_to_public()
+        connection_tenant_set(None)
 
 
 def schema_create(schema_name: str, *, fast: bool = True) -> str:

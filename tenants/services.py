@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import User
-from schedules.services import crontabs_timezone_move, schedules_changed
 from tenants.defaults import TENANT_DEFAULTS
 from tenants.models import Domain, Membership, Tenant, schema_name_for, slug_validate
 from tenants.models import timezone_validate as tz_validate
@@ -64,17 +64,6 @@ def tenant_provision(
         tenant.status_changed_at = timezone.now()
         tenant.save(update_fields=["status", "status_changed_at", "updated_at"])
     return ProvisionResult(tenant=tenant, path=path)
-
-
-def tenant_crontabs_move(*, tenant: Tenant, old_timezone: str) -> int:
-    """After a tenant's time zone changed: its crontabs that followed the old zone move to the
-    new one (so "03:00" stays 03:00 on the tenant's clock); others (a staff choice) stay."""
-    if old_timezone == tenant.timezone:
-        return 0
-    with schema_context(tenant.schema_name), transaction.atomic():
-        moved = crontabs_timezone_move(old_timezone, tenant.timezone)
-        schedules_changed(tenant.schema_name)
-    return moved
 
 
 def tenant_defaults_apply(*, tenant: Tenant) -> None:
@@ -151,8 +140,12 @@ def user_is_member(*, user: User, tenant: Tenant) -> bool:
 def public_tenant_ensure(*, domain: str) -> Tenant:
     """The public schema's own Tenant row and domain (django-tenants routes through them)."""
     tenant, _ = Tenant.objects.get_or_create(
-        schema_name="public",
-        defaults={"name": "Platform", "slug": "public", "status": Tenant.Status.ACTIVE},
+        schema_name=settings.PUBLIC_SCHEMA_NAME,
+        defaults={
+            "name": "Platform",
+            "slug": settings.PUBLIC_SCHEMA_NAME,
+            "status": Tenant.Status.ACTIVE,
+        },
     )
     Domain.objects.get_or_create(domain=domain, defaults={"tenant": tenant, "is_primary": True})
     return tenant

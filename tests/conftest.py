@@ -19,11 +19,11 @@ from django.test import Client
 
 from accounts.models import User
 from backoffice.roles import OPERATORS, VIEWERS, staff_roles_sync
+from tenants.context import connection_tenant_set
 from tenants.models import Membership, Tenant
 from tenants.provisioning import schema_template_get
 from tenants.services import public_tenant_ensure, tenant_provision
-
-PASSWORD = "correct-horse-battery"
+from tests.helpers import host_client, make_user
 
 
 @pytest.fixture(scope="session")
@@ -35,16 +35,21 @@ def django_db_setup(
     from django.test.utils import setup_databases, teardown_databases
 
     with django_db_blocker.unblock():
-        db_cfg = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        # Django takes any collection of aliases; django-stubs says Mapping.
+        db_cfg = setup_databases(
+            verbosity=0,
+            interactive=False,
+            aliases={"default"},  # type: ignore[arg-type]
+        )
         public_tenant_ensure(domain="localhost")
         schema_template_get()
         for slug, name in (("acme", "Acme Corp"), ("globex", "Globex")):
             tenant_provision(name=name, slug=slug, timezone_name="Europe/Paris")
         staff_roles_sync()
-        connection.set_schema_to_public()
+        connection_tenant_set(None)
     yield
     with django_db_blocker.unblock():
-        connection.set_schema_to_public()
+        connection_tenant_set(None)
         with connection.cursor() as cursor:
             # Worker threads and subprocesses leave connections behind; the drop needs none.
             cursor.execute(
@@ -59,7 +64,7 @@ def _public_schema_and_clean_cache() -> Iterator[None]:
     # Each request sets the schema from its Host; the next test must start in public again.
     cache.clear()
     yield
-    connection.set_schema_to_public()
+    connection_tenant_set(None)
 
 
 @pytest.fixture
@@ -70,13 +75,6 @@ def acme(db: None) -> Tenant:
 @pytest.fixture
 def globex(db: None) -> Tenant:
     return Tenant.objects.get(slug="globex")
-
-
-def make_user(username: str, **flags: bool) -> User:
-    user = User(username=username, email=f"{username}@example.com", **flags)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
 
 
 @pytest.fixture
@@ -115,14 +113,6 @@ def viewer(db: None) -> User:
     return user
 
 
-def host_client(host: str, user: User | None = None) -> Client:
-    client = Client(HTTP_HOST=host)
-    if user is not None:
-        client.force_login(user)
-        connection.set_schema_to_public()
-    return client
-
-
 @pytest.fixture
 def public_client() -> Client:
     return host_client("localhost")
@@ -138,23 +128,14 @@ def viewer_client(viewer: User) -> Client:
     return host_client("localhost", viewer)
 
 
-def portal_client(tenant: Tenant, user: User | None = None) -> Client:
-    """A client on the tenant's domain; signed in, the session lives in the tenant's schema."""
-    from django_tenants.utils import schema_context
-
-    client = Client(HTTP_HOST=tenant.primary_domain)
-    if user is not None:
-        with schema_context(tenant.schema_name):
-            client.force_login(user)
-    return client
-
-
 # --- Real worker fixtures ------------------------------------------------------------------------
 def _live_cleanup() -> None:
-    from backoffice.models import AuditEntry, JobRun, ScheduleSummary
-    from tenants.task_base import tenant_cache_clear
+    from backoffice.models import AuditEntry
+    from beat.models import ScheduleSummary
+    from jobs.models import JobRun
+    from jobs.tenant_cache import tenant_cache_clear
 
-    connection.set_schema_to_public()
+    connection_tenant_set(None)
     with connection.cursor() as cursor:
         for schema in ("acme", "globex", "public"):
             cursor.execute(f"DELETE FROM {schema}.schedules_schedulestate")
@@ -208,3 +189,13 @@ def celery_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any
         shutdown_timeout=10, queues=["short", "long"],
     ) as worker:  # fmt: skip
         yield worker
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`slow`: tests with a real worker (in a thread) or worker/beat subprocesses, so
+    `pytest -m "not slow"` (make test-fast) is the quick loop."""
+    for item in items:
+        if "celery_worker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.worker)
+        if item.get_closest_marker("worker") or item.get_closest_marker("subprocess"):
+            item.add_marker(pytest.mark.slow)

@@ -1,7 +1,12 @@
-"""Helpers shared by the real-worker tests (not tests themselves)."""
+"""Helpers shared by the tests (not tests themselves, and not fixtures: those are in
+conftest.py, which no test imports)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from typing import Any
@@ -9,12 +14,46 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_tenants.utils import schema_context
 
 from accounts.models import User
-from backoffice.models import JobRun
-from tests.conftest import PASSWORD
+from beat.scheduler import TenantScheduler
+from jobs.models import JobRun
+from saas.celery import app
+from tenants.context import connection_tenant_set
+from tenants.models import Tenant
+from tests.prefork import ROOT, worker_database_url
 
 WAIT = 20
+PASSWORD = "correct-horse-battery"
+
+
+def make_user(username: str, **flags: bool) -> User:
+    user = User(username=username, email=f"{username}@example.com", **flags)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+def host_client(host: str, user: User | None = None) -> Client:
+    client = Client(HTTP_HOST=host)
+    if user is not None:
+        client.force_login(user)
+        connection_tenant_set(None)
+    return client
+
+
+def portal_client(tenant: Tenant, user: User | None = None) -> Client:
+    """A client on the tenant's domain; signed in, the session lives in the tenant's schema."""
+    from django_tenants.utils import schema_context
+
+    client = Client(HTTP_HOST=tenant.primary_domain)
+    if user is not None:
+        with schema_context(tenant.schema_name):
+            client.force_login(user)
+    return client
 
 
 def markers_everywhere() -> dict[str, int]:
@@ -72,6 +111,7 @@ def session_make(
         else:
             store["visits"] = 1
         store.create()
+        assert store.session_key is not None  # create() chose one
         now = timezone.now()
         Session.objects.filter(pk=store.session_key).update(
             created_at=now - age, expire_date=now + expires_in
@@ -94,3 +134,88 @@ def staff_client(username: str, group: str) -> Client:
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
     return client
+
+
+# --- Beat ------------------------------------------------------------------------------------------
+def periodic(
+    schema: str,
+    name: str,
+    marker: int,
+    task: str = "tests.worker_tasks.record_schema",
+    due: bool = True,
+) -> PeriodicTask:
+    with schema_context(schema):
+        every = IntervalSchedule.objects.create(every=1, period="days")
+        return PeriodicTask.objects.create(
+            name=name, task=task, interval=every, args=f"[{marker}]",
+            last_run_at=timezone.now() - dt.timedelta(days=2 if due else 0),
+        )  # fmt: skip
+
+
+def markers(schema: str) -> list[int]:
+    with schema_context(schema):
+        return sorted(
+            IntervalSchedule.objects.filter(period="days", every__gt=1).values_list(
+                "every", flat=True
+            )
+        )
+
+
+def scheduler() -> TenantScheduler:
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter("saas:beat:*"):  # earlier tests' leader lock and send guards
+        client.delete(key)
+    return TenantScheduler(app=app)
+
+
+def tenant_keys(s: TenantScheduler) -> set[str]:
+    s.tick()  # changes are picked up once per tick
+    # The tests' own entries (tenants also have their default schedules).
+    return {k for k in s.schedule if ":beat-" in k}
+
+
+# --- Schedule forms (tenant admin) ------------------------------------------------------------
+SCHEDULE_ADD = "/admin/t/acme/django_celery_beat/periodictask/add/"
+SCHEDULE_LIST = "/admin/t/acme/django_celery_beat/periodictask/"
+SCHEDULE_TASK = "tenants.tasks.tenant_tables_count_task"
+
+
+def form(**overrides: Any) -> dict[str, Any]:
+    data = {
+        "name": "nightly-usage", "task": SCHEDULE_TASK, "enabled": "on", "description": "",
+        "cron": "0 6 * * mon-fri", "interval": "", "solar": "", "clocked": "",
+        "start_time_0": "", "start_time_1": "", "catch_up": "on", "args": "[]",
+        "kwargs": "{}", "expires_0": "", "expires_1": "", "expire_seconds": "", "queue": "",
+        "priority": "", "headers": "{}",
+    }  # fmt: skip
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def names(schema: str) -> set[str]:
+    with schema_context(schema):
+        return set(PeriodicTask.objects.values_list("name", flat=True))
+
+
+# --- Beat processes -----------------------------------------------------------------------------
+def start_beat(name: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
+           "DATABASE_URL": worker_database_url(), "BEAT_LOCK_TTL_S": "4"}  # fmt: skip
+    log = open(f"/tmp/beat-{name}.log", "wb")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "saas", "beat", "--loglevel", "INFO",
+         "--max-interval", "1", "--pidfile="],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+
+
+def wait(condition: object, timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():  # type: ignore[operator]
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not happen within {timeout}s")

@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.db import OperationalError, connection
+from django.db import OperationalError
 from django_celery_beat.models import IntervalSchedule
 
-from tenants.task_base import platform_task, tenant_task
+from jobs.api import platform_task, tenant_task
+from tenants.context import connection_schema
 
 _failed_once: set[str] = set()
 
@@ -18,50 +19,50 @@ def _visible_markers() -> list[int]:
     return sorted(IntervalSchedule.objects.filter(period="days").values_list("every", flat=True))
 
 
-@tenant_task()
+@tenant_task(name="tests.worker_tasks.record_schema")
 def record_schema(self: Any, marker: int = 0) -> dict[str, Any]:
     """Write a marker row in the current schema; report the schema and the markers it sees."""
     if marker:
         IntervalSchedule.objects.create(every=marker, period="days")
-    return {"schema": connection.schema_name, "markers": _visible_markers()}
+    return {"schema": connection_schema(), "markers": _visible_markers()}
 
 
-@tenant_task()
+@tenant_task(name="tests.worker_tasks.collect")
 def collect(self: Any, results: list[dict[str, Any]]) -> dict[str, Any]:
     """A chord body: what the header tasks saw, and where the body itself ran."""
     return {
-        "schema": connection.schema_name,
+        "schema": connection_schema(),
         "header_schemas": sorted(r["schema"] for r in results),
     }
 
 
-@platform_task()
+@platform_task(name="tests.worker_tasks.platform_schema")
 def platform_schema(self: Any) -> dict[str, Any]:
-    return {"schema": connection.schema_name, "markers": _visible_markers()}
+    return {"schema": connection_schema(), "markers": _visible_markers()}
 
 
-@tenant_task(max_retries=0, autoretry_for=())
+@tenant_task(name="tests.worker_tasks.explode", max_retries=0, autoretry_for=())
 def explode(self: Any) -> None:
     raise ValueError("boom inside the task")
 
 
-@tenant_task()
+@tenant_task(name="tests.worker_tasks.retry_once")
 def retry_once(self: Any) -> dict[str, Any]:
     if self.request.retries == 0:
         raise self.retry(countdown=0.2, exc=RuntimeError("first attempt asks for a retry"))
-    return {"schema": connection.schema_name, "retries": self.request.retries}
+    return {"schema": connection_schema(), "retries": self.request.retries}
 
 
-@tenant_task()
+@tenant_task(name="tests.worker_tasks.transient_once")
 def transient_once(self: Any, key: str) -> str:
     """Fails with a database connection error on its first attempt: retried by autoretry."""
     if key not in _failed_once:
         _failed_once.add(key)
         raise OperationalError("server closed the connection unexpectedly")
-    return connection.schema_name
+    return connection_schema()
 
 
-@tenant_task()
+@tenant_task(name="tests.worker_tasks.slow")
 def slow(self: Any, seconds: float, marker: int = 0) -> dict[str, Any]:
     """Sleep in steps with progress; write the marker at the end (to count completions)."""
     steps = max(1, int(seconds * 10))
@@ -70,25 +71,25 @@ def slow(self: Any, seconds: float, marker: int = 0) -> dict[str, Any]:
         self.progress(step + 1, steps, f"step {step + 1}")
     if marker:
         IntervalSchedule.objects.create(every=marker, period="days")
-    return {"schema": connection.schema_name}
+    return {"schema": connection_schema()}
 
 
-@tenant_task(soft_time_limit=1, time_limit=5)
+@tenant_task(name="tests.worker_tasks.overruns_soft_limit", soft_time_limit=1, time_limit=5)
 def overruns_soft_limit(self: Any) -> None:
     while True:
         IntervalSchedule.objects.exists()
         time.sleep(0.05)
 
 
-@tenant_task()
+@tenant_task(name="tests.worker_tasks.log_line")
 def log_line(self: Any, text: str) -> str:
     import logging
 
     logging.getLogger("tests.worker_tasks").warning(text)
-    return connection.schema_name
+    return connection_schema()
 
 
-@tenant_task(soft_time_limit=1, time_limit=2)
+@tenant_task(name="tests.worker_tasks.ignores_soft_limit", soft_time_limit=1, time_limit=2)
 def ignores_soft_limit(self: Any) -> None:
     """Swallows the soft limit, so only the pool's hard limit can stop it."""
     from celery.exceptions import SoftTimeLimitExceeded
@@ -100,7 +101,7 @@ def ignores_soft_limit(self: Any) -> None:
             pass
 
 
-@tenant_task()
+@tenant_task(name="tests.worker_tasks.retry_inside_atomic")
 def retry_inside_atomic(self: Any, marker: int) -> dict[str, Any]:
     """Asks for a retry from inside a transaction: the retry must still be sent."""
     from django.db import transaction
@@ -109,14 +110,14 @@ def retry_inside_atomic(self: Any, marker: int) -> dict[str, Any]:
         IntervalSchedule.objects.create(every=marker, period="days")
         if self.request.retries == 0:
             raise self.retry(countdown=0.2)
-    return {"schema": connection.schema_name, "markers": _visible_markers()}
+    return {"schema": connection_schema(), "markers": _visible_markers()}
 
 
-@tenant_task()
+@tenant_task(name="tests.worker_tasks.report_headers")
 def report_headers(self: Any) -> dict[str, Any]:
     """What a beat-sent task sees: the tenant headers it came with and the schema it ran in."""
     return {
-        "schema": connection.schema_name,
+        "schema": connection_schema(),
         "tenant_id": getattr(self.request, "tenant_id", None),
         "tenant_schema": getattr(self.request, "tenant_schema", None),
         "periodic_task_name": getattr(self.request, "periodic_task_name", None),

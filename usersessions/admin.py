@@ -20,11 +20,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from accounts.models import User
-from backoffice.admin import jobs_started_response
 from backoffice.admin_base import ReadOnlyAdminMixin
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site, tenant_site
-from tenants.task_base import task_enqueue
+from jobs.admin import jobs_started_response
+from jobs.api import task_enqueue
 from usersessions.models import Session
 from usersessions.selectors import session_active_q, session_counts, session_max_age_current
 from usersessions.services import sessions_end, sessions_end_all
@@ -40,7 +40,7 @@ class SessionStateFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [("active", "Active"), ("expired", "Expired, not yet deleted")]
 
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+    def choices(self, changelist: Any) -> Iterator[Any]:
         for value, label in self.lookup_choices:
             yield {
                 "selected": (self.value() or "active") == value,
@@ -120,7 +120,9 @@ class SessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="End every session of these sessions' users", permissions=["end"])
     def end_users(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
-        user_ids = sorted(set(queryset.exclude(user_id=None).values_list("user_id", flat=True)))
+        user_ids = sorted(
+            {uid for uid in queryset.exclude(user_id=None).values_list("user_id", flat=True) if uid}
+        )
         count = sessions_end(schema_name=_schema(request), user_ids=user_ids)
         usernames = sorted(User.objects.filter(pk__in=user_ids).values_list("username", flat=True))
         self._ended(request, count, {"scope": "users", "users": usernames})

@@ -10,7 +10,7 @@ Only refusing a session costs one more statement (its DELETE).
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
@@ -49,7 +49,7 @@ class SessionStore(DbSessionStore):
         return max_age is not None and row.created_at <= timezone.now() - max_age
 
     def _get_session_from_db(self) -> Session | None:
-        row = super()._get_session_from_db()
+        row = super()._get_session_from_db()  # type: ignore[misc]  # private: not in the stubs
         if row is not None and self._too_old(row):
             # Refused and flushed: the user signs in again (the middleware drops the cookie).
             row.delete()
@@ -59,7 +59,7 @@ class SessionStore(DbSessionStore):
         return row
 
     async def _aget_session_from_db(self) -> Session | None:
-        row = await super()._aget_session_from_db()
+        row = await super()._aget_session_from_db()  # type: ignore[misc]  # private: not in the stubs
         if row is not None and self._too_old(row):
             await row.adelete()
             self._session_key = None
@@ -87,7 +87,7 @@ class SessionStore(DbSessionStore):
         return obj
 
     def create_model_instance(self, data: dict[str, Any]) -> Session:
-        return self._with_details(super().create_model_instance(data), data)
+        return self._with_details(cast(Session, super().create_model_instance(data)), data)
 
     async def acreate_model_instance(self, data: dict[str, Any]) -> Session:
-        return self._with_details(await super().acreate_model_instance(data), data)
+        return self._with_details(cast(Session, await super().acreate_model_instance(data)), data)

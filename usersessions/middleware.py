@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest
 
-from portal.throttle import client_ip
+from saas.http import client_ip
 
 
 class SessionMiddleware(DjangoSessionMiddleware):

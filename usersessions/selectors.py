@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from tenants.context import connection_schema, connection_tenant
 from tenants.models import Tenant
 from usersessions.models import Session
 
@@ -33,12 +33,12 @@ def session_max_age(*, schema_name: str) -> timedelta | None:
 
 def session_max_age_current() -> timedelta | None:
     """The policy for the schema the connection is in, without a query: in a request,
-    `connection.tenant` is the Tenant row the tenant middleware just loaded. Outside a request
+    `connection_tenant()` is the Tenant row the tenant middleware just loaded. Outside a request
     (a `schema_context`, where the tenant is a stand-in without the field) there is no limit;
     the cleanup job enforces the policy there."""
-    if connection.schema_name == settings.PUBLIC_SCHEMA_NAME:
+    if connection_schema() == settings.PUBLIC_SCHEMA_NAME:
         return _days(settings.STAFF_SESSION_MAX_AGE_DAYS)
-    return _days(getattr(connection.tenant, "session_max_age_days", None))
+    return _days(getattr(connection_tenant(), "session_max_age_days", None))
 
 
 def session_active_q(*, now: datetime, max_age: timedelta | None) -> Q:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 
-from tenants.task_base import JobSkipped, platform_task, tenant_task
+from jobs.api import JobSkipped, platform_task, tenant_task
+from tenants.context import connection_schema
 from usersessions.services import SessionsCleanupBusy, sessions_cleanup
 
 
@@ -19,13 +19,13 @@ def _cleanup(task: Any, schema_name: str) -> dict[str, Any]:
         raise JobSkipped(str(exc), result={"schema": schema_name, "skipped": str(exc)}) from exc
 
 
-@tenant_task(long_running=True)
+@tenant_task(name="usersessions.tasks.sessions_cleanup_task", long_running=True)
 def sessions_cleanup_task(self: Any) -> dict[str, Any]:
     """Delete the tenant's expired sessions and those past its maximum age."""
-    return _cleanup(self, connection.schema_name)
+    return _cleanup(self, connection_schema())
 
 
-@platform_task(long_running=True)
+@platform_task(name="usersessions.tasks.sessions_cleanup_platform_task", long_running=True)
 def sessions_cleanup_platform_task(self: Any) -> dict[str, Any]:
     """Delete the public schema's (staff) expired sessions and those past
     STAFF_SESSION_MAX_AGE_DAYS."""

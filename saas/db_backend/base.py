@@ -14,6 +14,8 @@ from django_tenants.utils import quote_schema_name
 
 
 class DatabaseWrapper(TenantDatabaseWrapper):
+    search_path_set_schemas: list[str] | None
+
     def is_usable(self) -> bool:
         if self.connection is None:
             return False

@@ -6,8 +6,9 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 from django_tenants.utils import schema_context
 
-from backoffice.models import AuditEntry, JobRun
+from backoffice.models import AuditEntry
 from backoffice.roles import OPERATORS
+from jobs.models import JobRun
 from tenants.models import Tenant
 from tests.helpers import staff_client, wait_for_state
 
@@ -27,8 +28,9 @@ def test_a_job_started_for_acme_lands_on_its_jobrun_and_writes_in_acme_only() ->
     )
     run = JobRun.objects.get(task_name="tenants.tasks.tenant_defaults_apply_task")
     assert response.status_code == 302
-    assert response["Location"] == f"/admin/backoffice/jobrun/{run.pk}/change/"
+    assert response["Location"] == f"/admin/jobs/jobrun/{run.pk}/change/"
     run = wait_for_state(run.task_id, "succeeded")
+    assert run.result_summary is not None
     assert run.tenant_slug == "acme" and run.result_summary["schema"] == "acme"
     with schema_context("acme"):
         restored = PeriodicTask.objects.select_related("crontab").get(name="tenant-usage-nightly")

@@ -16,8 +16,9 @@ from django_tenants.utils import schema_context
 
 from accounts.models import User
 from backoffice.models import AuditEntry
+from tenants.context import connection_schema
 from tenants.models import Tenant
-from tests.conftest import host_client
+from tests.helpers import host_client
 
 pytestmark = pytest.mark.django_db
 
@@ -47,13 +48,31 @@ def test_the_changelist_shows_only_that_tenants_rows(operator_client: Client) ->
 
 
 def test_an_object_of_another_tenant_is_not_reachable_by_id(operator_client: Client) -> None:
-    theirs = _task("globex", "globex-secret")
-    _task("acme", "acme-own")
+    # The same id in both schemas: acme's admin must show acme's row under it, never globex's.
+    shared_id = 900_001
+    for schema, name in (("globex", "globex-secret"), ("acme", "acme-own")):
+        with schema_context(schema):
+            every = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.MINUTES)
+            PeriodicTask.objects.create(pk=shared_id, name=name, task="demo.task", interval=every)
     response = operator_client.get(
-        f"/admin/t/acme/django_celery_beat/periodictask/{theirs.pk}/change/"
+        f"/admin/t/acme/django_celery_beat/periodictask/{shared_id}/change/"
     )
-    # acme has its own ids; globex's row must not appear whatever the id.
-    assert "globex-secret" not in response.content.decode()
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'value="acme-own"' in body
+    assert "globex-secret" not in body
+
+    # An id only globex has: acme's admin answers "does not exist" and stays in acme.
+    only_theirs = _task("globex", "globex-only")
+    with schema_context("acme"):
+        assert not PeriodicTask.objects.filter(pk=only_theirs.pk).exists()
+    response = operator_client.get(
+        f"/admin/t/acme/django_celery_beat/periodictask/{only_theirs.pk}/change/", follow=True
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0].startswith("/admin/t/acme/")
+    assert "doesn’t exist" in body and "globex-only" not in body
 
 
 def test_a_write_lands_in_that_tenant_only(operator_client: Client, operator: User) -> None:
@@ -137,8 +156,14 @@ def test_unknown_or_public_slug_is_404(operator_client: Client) -> None:
 
 
 def test_the_scope_is_left_after_the_request(operator_client: Client) -> None:
-    operator_client.get("/admin/t/acme/django_celery_beat/periodictask/")
-    assert connection.schema_name == "public"
+    _task("acme", "acme-nightly")
+    response = operator_client.get("/admin/t/acme/django_celery_beat/periodictask/")
+    assert response.status_code == 200
+    assert "acme-nightly" in response.content.decode()  # the request did run inside acme
+    assert connection_schema() == "public"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW search_path")
+        assert cursor.fetchone()[0].split(",")[0].strip() == "public"
 
 
 def test_anonymous_is_sent_to_the_platform_login(acme: Tenant) -> None:

@@ -14,11 +14,11 @@ from django.conf import settings
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from django_tenants.utils import schema_context
 
-from backoffice.models import JobRun
+from jobs.models import JobRun
 from tenants.models import Tenant
-from tests.test_beat_processes import start_beat, wait
+from tests.helpers import start_beat, wait
 
-pytestmark = pytest.mark.usefixtures("live_db", "celery_worker")
+pytestmark = [pytest.mark.usefixtures("live_db", "celery_worker"), pytest.mark.subprocess]
 TASK = "tests.worker_tasks.report_headers"
 
 

@@ -11,9 +11,10 @@ from django.test import Client
 from django.test.utils import override_settings
 
 from accounts.models import User
+from tenants.context import connection_tenant_set
 from tenants.models import Membership, Tenant
 from tenants.services import tenant_status_set
-from tests.conftest import PASSWORD, host_client, portal_client
+from tests.helpers import PASSWORD, host_client, portal_client
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ def _page(body: str, username: str) -> str:
 def sign_in(host: str, username: str, password: str = PASSWORD) -> tuple[Client, str]:
     client = host_client(host)
     response = client.post("/accounts/login/", {"username": username, "password": password})
-    connection.set_schema_to_public()
+    connection_tenant_set(None)
     return client, (
         response["Location"] if response.status_code == 302 else response.content.decode()
     )
@@ -172,7 +173,7 @@ def test_a_successful_sign_in_clears_the_count(alice: User) -> None:
 def test_the_client_ip_comes_from_the_trusted_proxy_only() -> None:
     from django.test import RequestFactory
 
-    from portal.throttle import client_ip
+    from saas.http import client_ip
 
     request = RequestFactory().get(
         "/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9", REMOTE_ADDR="10.0.0.1"

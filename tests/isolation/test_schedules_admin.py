@@ -8,8 +8,12 @@ from django.test import Client
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from django_tenants.utils import schema_context
 
-from tenants.models import ScheduleChange, Tenant
-from tests.test_schedules_admin import ADD, LIST, TASK, form, names
+from beat.models import ScheduleChange
+from tenants.models import Tenant
+from tests.helpers import SCHEDULE_ADD as ADD
+from tests.helpers import SCHEDULE_LIST as LIST
+from tests.helpers import SCHEDULE_TASK as TASK
+from tests.helpers import form, names
 
 pytestmark = pytest.mark.django_db
 

@@ -14,12 +14,18 @@ from accounts.models import User
 from backoffice.roles import OPERATORS
 from tenants.models import Membership, Tenant
 from tenants.services import membership_remove, tenant_status_set
-from tests.conftest import PASSWORD, host_client, make_user
-from tests.helpers import session_keys, session_make, wait_for_state
+from tests.helpers import (
+    PASSWORD,
+    host_client,
+    make_user,
+    session_keys,
+    session_make,
+    wait_for_state,
+)
 from usersessions.services import sessions_cleanup
 from usersessions.tasks import sessions_cleanup_task
 
-EXPIRED = {"expires_in": timedelta(seconds=-1)}
+EXPIRED_IN = timedelta(seconds=-1)
 
 
 def _carol_everywhere(carol: User) -> dict[str, dict[str, str]]:
@@ -27,7 +33,7 @@ def _carol_everywhere(carol: User) -> dict[str, dict[str, str]]:
     return {
         schema: {
             "live": session_make(schema, carol),
-            "expired": session_make(schema, carol, **EXPIRED),
+            "expired": session_make(schema, carol, expires_in=EXPIRED_IN),
         }
         for schema in ("acme", "globex")
     }
@@ -56,11 +62,12 @@ def test_cleaning_acme_leaves_globex_untouched() -> None:
 @pytest.mark.usefixtures("live_db", "celery_worker")
 def test_the_cleanup_job_for_acme_deletes_in_acme_only() -> None:
     for schema in ("acme", "globex", "public"):
-        session_make(schema, **EXPIRED)
+        session_make(schema, expires_in=EXPIRED_IN)
     before = {s: session_keys(s) for s in ("globex", "public")}
     run = wait_for_state(
         sessions_cleanup_task.delay_for(Tenant.objects.get(slug="acme")).id, "succeeded"
     )
+    assert run.result_summary is not None
     assert run.result_summary["deleted"] == 1 and session_keys("acme") == set()
     assert {s: session_keys(s) for s in ("globex", "public")} == before
 
@@ -116,7 +123,12 @@ class TestTheTenantAdmin:
     ) -> None:
         mine = _carol_everywhere(carol)
         globex = _keys(mine["globex"])
-        client.post(self.LIST, {"action": "end_selected", "_selected_action": list(globex)})
+        # Selected together with an acme session: the action runs (acme's ends), globex's ids
+        # match nothing in acme's schema.
+        selected = [mine["acme"]["live"], *globex]
+        response = client.post(self.LIST, {"action": "end_selected", "_selected_action": selected})
+        assert response.status_code == 302 and response["Location"] == self.LIST
+        assert mine["acme"]["live"] not in session_keys("acme")
         assert session_keys("globex") == globex
 
     def test_acmes_list_shows_acme_sessions_only(self, client: Client, carol: User) -> None:
@@ -139,7 +151,10 @@ def test_an_operator_in_acmes_admin_never_ends_staff_sessions(operator_client: C
     other = make_user("olivia", is_staff=True)
     other.groups.add(Group.objects.get(name=OPERATORS))
     staff = session_make("public", other)
+    acmes = {session_make("acme"), session_make("acme")}
     own = operator_client.cookies["sessionid"].value
-    operator_client.post("/admin/t/acme/usersessions/session/end-all/")
-    assert {staff, own} <= session_keys("public")
+    response = operator_client.post("/admin/t/acme/usersessions/session/end-all/")
+    assert response.status_code == 302
+    assert acmes and session_keys("acme") == set()  # acme's ended...
+    assert {staff, own} <= session_keys("public")  # ...staff sessions (public) did not
     assert Client(HTTP_HOST="localhost").login(username="olivia", password=PASSWORD)

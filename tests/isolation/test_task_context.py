@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from backoffice.models import JobRun
+from jobs.api import task_enqueue
+from jobs.models import JobRun
+from jobs.signals import tenant_task_started
 from tenants.models import Tenant
-from tenants.signals import tenant_task_started
-from tenants.task_base import task_enqueue
 from tests.helpers import wait_for_state
 from tests.worker_tasks import log_line, record_schema
 
@@ -35,9 +35,9 @@ def test_the_hook_after_the_switch_sees_the_tenant_and_fails_loudly() -> None:
     seen: list[tuple[str, str]] = []
 
     def tag(sender: Any, task: Any, tenant: Tenant, **kwargs: Any) -> None:
-        from django.db import connection
+        from tenants.context import connection_schema
 
-        seen.append((tenant.slug, connection.schema_name))
+        seen.append((tenant.slug, connection_schema()))
         if tenant.slug == "globex":
             raise RuntimeError("metrics backend refused")
 

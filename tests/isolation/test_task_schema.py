@@ -3,18 +3,22 @@ whatever the send path, and never in another tenant's or in public."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
-from celery import chain, chord, group
+from celery import Signature, chain, chord, group
+from celery.result import AsyncResult
 from django_tenants.utils import schema_context
 
+from jobs.api import tenant_fanout
+from jobs.errors import TenantMissing
+from jobs.headers import tenant_ref
 from tenants.models import Tenant
-from tenants.task_base import TenantMissing, tenant_fanout, tenant_ref
 from tests.worker_tasks import collect, platform_schema, record_schema
 
 pytestmark = pytest.mark.usefixtures("live_db", "celery_worker")
 WAIT = 20
+R = TypeVar("R")
 
 
 def acme() -> Tenant:
@@ -23,6 +27,12 @@ def acme() -> Tenant:
 
 def globex() -> Tenant:
     return Tenant.objects.get(slug="globex")
+
+
+def for_tenant(sig: Signature[R], tenant: Tenant) -> Signature[R]:
+    """`sig.set(tenant=tenant_ref(tenant))`: our send option (celery-types' Signature.set lists
+    only Celery's own options)."""
+    return sig.set(tenant=tenant_ref(tenant))  # type: ignore[call-arg]
 
 
 def test_delay_from_a_tenant_context_runs_in_that_schema() -> None:
@@ -61,6 +71,7 @@ def test_signature_chain_group_and_chord_keep_the_tenant() -> None:
     with pytest.raises(TenantMissing):
         sig.apply_async()
     assert chained.get(timeout=WAIT)["schema"] == "acme"
+    assert isinstance(chained.parent, AsyncResult)
     assert chained.parent.get(timeout=WAIT)["schema"] == "acme"
     assert [r["schema"] for r in grouped.get(timeout=WAIT)] == ["acme", "acme"]
     assert chorded.get(timeout=WAIT) == {"schema": "acme", "header_schemas": ["acme", "acme"]}
@@ -80,9 +91,7 @@ def test_fanout_reaches_every_active_tenant_once_and_skips_the_others() -> None:
     Tenant.objects.filter(slug="globex").update(status=Tenant.Status.SUSPENDED)
     ids = tenant_fanout(record_schema, args=(61,), window_s=1)
     assert len(ids) == Tenant.objects.filter(status="active").exclude(schema_name="public").count()
-    from celery.result import AsyncResult
-
-    schemas = sorted(AsyncResult(i).get(timeout=WAIT)["schema"] for i in ids)
+    schemas: list[str] = sorted(AsyncResult(i).get(timeout=WAIT)["schema"] for i in ids)
     assert "acme" in schemas and "globex" not in schemas
 
 
@@ -102,7 +111,7 @@ def test_interleaved_tenant_and_public_tasks_never_leak(django_db_blocker: Any) 
 
 
 def test_headers_cannot_point_a_task_at_another_tenant() -> None:
-    from tenants.task_base import TenantMismatch
+    from jobs.errors import TenantMismatch
 
     with schema_context("acme"), pytest.raises(TenantMismatch):
         record_schema.apply_async((81,), headers=tenant_ref(globex()))
@@ -113,17 +122,17 @@ def test_headers_cannot_point_a_task_at_another_tenant() -> None:
 
 
 def test_a_chord_over_several_tenants_needs_an_explicit_body_tenant() -> None:
-    from backoffice.models import JobRun
+    from jobs.models import JobRun
     from tests.helpers import markers_everywhere
 
-    header = [record_schema.s(91).set(tenant=tenant_ref(acme())),
-              record_schema.s(92).set(tenant=tenant_ref(globex()))]  # fmt: skip
+    header = [for_tenant(record_schema.s(91), acme()),
+              for_tenant(record_schema.s(92), globex())]  # fmt: skip
     orphan = chord(header)(collect.s())
     with pytest.raises(Exception, match="chord's body has no tenant"):
         orphan.get(timeout=WAIT)
     assert markers_everywhere() == {"public": 0, "acme": 1, "globex": 1}
-    chosen = chord([record_schema.s(93).set(tenant=tenant_ref(acme())),
-                    record_schema.s(94).set(tenant=tenant_ref(globex()))])(collect.s().set(tenant=tenant_ref(globex())))  # fmt: skip
+    chosen = chord([for_tenant(record_schema.s(93), acme()),
+                    for_tenant(record_schema.s(94), globex())])(for_tenant(collect.s(), globex()))  # fmt: skip
     assert chosen.get(timeout=WAIT) == {"schema": "globex", "header_schemas": ["acme", "globex"]}
     assert JobRun.objects.filter(
         task_name="tests.worker_tasks.collect", tenant_slug="globex"

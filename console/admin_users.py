@@ -1,0 +1,60 @@
+"""People in the platform admin. Here, at the top, because a person's page shows their
+memberships (tenants) and the staff roles (backoffice)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+from accounts.models import User
+from backoffice.admin_base import AuditedAdminMixin
+from backoffice.sites import staff_site
+from tenants.models import Membership
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "user"
+    extra = 0
+    autocomplete_fields = ["tenant"]
+
+
+@admin.register(User, site=staff_site)
+class StaffUserAdmin(AuditedAdminMixin, UserAdmin):
+    """People. Operators manage tenant users; only superusers touch staff accounts, roles and
+    permissions (an operator could otherwise make themselves superuser, or take over a staff
+    account by setting its password)."""
+
+    inlines = [MembershipInline]
+    list_display = ["username", "email", "is_staff", "is_active", "last_login"]
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
+    )
+    PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += self.PRIVILEGE_FIELDS
+        return readonly
+
+    def _guards_staff(self, request: HttpRequest, obj: Any) -> bool:
+        return (
+            obj is not None and (obj.is_staff or obj.is_superuser) and not request.user.is_superuser
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self._guards_staff(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self._guards_staff(request, obj) and super().has_delete_permission(request, obj)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        target = self.get_object(request, id)
+        if self._guards_staff(request, target):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)

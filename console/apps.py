@@ -1,0 +1,28 @@
+from django.apps import AppConfig
+
+from schedules.defaults import DefaultSchedule
+
+
+class ConsoleConfig(AppConfig):
+    """The top of the staff admin: the dashboard, Operations, the tenant-scoped admin's entry
+    (middleware), and the pages that act across apps (tenants with their jobs, people with
+    their memberships). Nothing imports it; it imports what it shows."""
+
+    name = "console"
+    verbose_name = "Console"
+    default_schedules = [
+        DefaultSchedule(
+            name="tenant-usage-nightly",
+            task="tenants.tasks.tenant_tables_count_task",
+            cron="45 3 * * *",
+            description="Row counts of every table (usage figures).",
+        ),
+    ]
+
+    def ready(self) -> None:
+        from backoffice.sites import staff_site
+        from console import admin_users  # noqa: F401  (registers the people admin)
+        from console.dashboard import dashboard_context, operations_view
+
+        staff_site.dashboard_set(dashboard_context, "admin/console_index.html")
+        staff_site.view_add("operations/", operations_view, "operations")

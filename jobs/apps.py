@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class JobsConfig(AppConfig):
+    """The task framework and job history (JobRun). Public schema only."""
+
+    name = "jobs"
+    verbose_name = "Jobs"
+
+    def ready(self) -> None:
+        from celery.signals import task_revoked
+
+        from jobs.tenant_cache import tenant_cache_clear
+        from jobs.worker import jobrun_on_revoked
+        from tenants.signals import tenant_status_changed
+
+        tenant_status_changed.connect(tenant_cache_clear, dispatch_uid="tenant_task_cache_clear")
+        task_revoked.connect(jobrun_on_revoked, dispatch_uid="jobrun_revoked")

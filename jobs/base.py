@@ -1,0 +1,367 @@
+"""The task bases: flow 1 of docs/architecture.md (send → switch → run → restore).
+
+`TrackedTask` holds what every tracked job shares: the send (a JobRun row, the message held for
+the transaction's commit), the run inside a schema with its JobRun bookkeeping, retries and
+progress. Its two kinds are siblings:
+- `TenantTask` works on one tenant. Send: `apply_async` (which `delay`, signatures, chain,
+  group, chord and `retry` all go through) adds the tenant's id and schema name as message
+  headers, in a dict built fresh for each send. The tenant is, in order: an explicit `tenant=`,
+  tenant headers the caller passed (only if they agree with the sender's schema), the schema
+  the sender's connection is in, or — for sends the worker makes after a task body returned
+  (the next link of a chain) — the tenant of the task being executed. A chord's body is stamped
+  with the sender's tenant when the chord is sent; it never inherits from a header task. No
+  tenant: `TenantMissing`, at once. Run: `__call__` (the tracer calls it instead of `run`
+  because it is overridden) checks the headers against the tenant table — id and schema must
+  agree, the tenant must exist and be active — then switches, runs, and restores.
+- `PlatformTask` works on the public schema by declaration and takes no tenant.
+
+Everything one execution needs is in local variables or on `self.request`: one task object
+serves every execution in a process, so nothing per execution is kept on it.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from celery import Task, current_task
+from celery.exceptions import Ignore, Retry
+from celery.utils import uuid
+from django.conf import settings
+from django.db import connection, transaction
+
+from jobs import bookkeeping
+from jobs.bookkeeping import StartDecision
+from jobs.errors import (
+    TRANSIENT_ERRORS,
+    JobSkipped,
+    TenantMismatch,
+    TenantMissing,
+    TenantTaskError,
+    TenantUnknown,
+)
+from jobs.headers import TENANT_ID, TENANT_SCHEMA, TenantRef, ref_from, slug_for, tenant_ref
+from jobs.signals import tenant_task_started
+from jobs.tenant_cache import tenant_lookup
+from saas.celery import queue_for
+from saas.logcontext import current_tenant
+from tenants.context import connection_tenant, connection_tenant_set
+from tenants.models import Tenant
+
+if TYPE_CHECKING:
+    from celery.result import AsyncResult
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _context_tenant_ref() -> TenantRef | None:
+    """The tenant whose schema the sender's connection is in, if any."""
+    tenant = connection_tenant()
+    if tenant is None or tenant.schema_name == settings.PUBLIC_SCHEMA_NAME:
+        return None
+    if isinstance(tenant, Tenant) and tenant.pk is not None:
+        return tenant_ref(tenant)
+    # schema_context() sets a stand-in with a schema name only.
+    found = Tenant.objects.filter(schema_name=tenant.schema_name).only("pk", "schema_name").first()
+    if found is None:
+        raise TenantUnknown(f"the current schema {tenant.schema_name!r} is not a tenant")
+    return tenant_ref(found)
+
+
+def _running_task_ref() -> TenantRef | None:
+    """The tenant of the task being executed, for what the worker sends after a body returned
+    (the next link of a chain). Not for a chord's body: its header tasks may belong to several
+    tenants, and "whichever finished last" is no answer."""
+    running = current_task
+    request = getattr(running, "request", None) if running else None
+    if request is None or getattr(request, TENANT_ID, None) is None:
+        return None
+    if getattr(request, "chord", None):
+        raise TenantMissing(
+            "a chord's body has no tenant of its own: send the chord from a tenant context, "
+            "or set tenant= on the body"
+        )
+    return {TENANT_ID: getattr(request, TENANT_ID), TENANT_SCHEMA: getattr(request, TENANT_SCHEMA)}
+
+
+def _stamp(signature: Any, ref: Mapping[str, Any]) -> None:
+    """Give a follow-up signature (chord body, link) a tenant unless it names one already."""
+    options = getattr(signature, "options", None)
+    if options is None or options.get("tenant") is not None:
+        return
+    headers = options.get("headers") or {}
+    if headers.get(TENANT_ID) is None:
+        options["headers"] = {**headers, **ref}  # a new dict, never shared
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+class TrackedTask(Task[P, R]):
+    """What tenant and platform tasks share: a JobRun per send, bookkeeping per attempt,
+    retries on connection errors, progress. Not used directly: see TenantTask, PlatformTask."""
+
+    abstract = True
+    #: Record a JobRun for each send (admin history, progress). Off for very hot tasks.
+    track = True
+    #: Jobs that may run for minutes go to the long queue (saas.celery.queue_for).
+    long_running = False
+    #: Attempts whose process died (lost) before the job is given up. Celery retries (errors
+    #: the task itself reported) are bounded separately, by max_retries.
+    max_attempts = 3
+    autoretry_for = TRANSIENT_ERRORS
+    retry_backoff = 2
+    retry_backoff_max = 300
+    retry_jitter = True
+    max_retries = 5
+    Request = "jobs.worker:TrackedRequest"
+
+    # -- sending --------------------------------------------------------------------------
+    def apply_async(
+        self,
+        args: Iterable[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        task_id: str | None = None,
+        *extra: Any,
+        tenant: Tenant | Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> AsyncResult[R]:
+        # A fresh dict on every send: a headers dict shared between sends once carried one
+        # tenant's schema into another tenant's tasks (tenant-schemas-celery #170).
+        headers = dict(options.pop("headers", None) or {})
+        context = _context_tenant_ref()
+        ref = self._target_ref(tenant, headers, context)
+        headers.update(ref)
+        if options.get("chord") is not None and context is not None:
+            _stamp(options["chord"], context)
+        for key in ("link", "link_error"):
+            for signature in _as_list(options.get(key)):
+                _stamp(signature, ref)
+        resending_self = task_id is not None and task_id == self.request.id
+        task_id = task_id or uuid()
+        if self.track:
+            self._record_queued(task_id, ref, args, kwargs, options)
+        send = super().apply_async
+        if connection.in_atomic_block and not resending_self:
+            # Sent when the transaction commits: the worker must see what the sender wrote
+            # (the JobRun row included), and a rolled-back transaction sends nothing. Not a
+            # retry (a resend of the running task): the Retry exception rolls the transaction
+            # back, and a retry held for its commit would never be sent.
+            transaction.on_commit(
+                lambda: send(args, kwargs, task_id, *extra, headers=headers, **options)  # type: ignore[arg-type]
+            )
+            return self.AsyncResult(task_id)
+        return send(args, kwargs, task_id, *extra, headers=headers, **options)  # type: ignore[arg-type]
+
+    def _target_ref(
+        self,
+        tenant: Tenant | Mapping[str, Any] | None,
+        headers: dict[str, Any],
+        context: TenantRef | None,
+    ) -> TenantRef:
+        raise NotImplementedError
+
+    def _record_queued(
+        self,
+        task_id: str,
+        ref: TenantRef,
+        args: Any,
+        kwargs: Any,
+        options: Mapping[str, Any],
+    ) -> None:
+        bookkeeping.jobrun_queued(
+            task_id=task_id, task_name=self.name, tenant_id=ref[TENANT_ID],
+            tenant_slug=slug_for(ref), schema_name=ref[TENANT_SCHEMA] or settings.PUBLIC_SCHEMA_NAME,
+            args=list(args or []), kwargs=dict(kwargs or {}),
+            queue=str(options.get("queue") or queue_for(self)),
+        )  # fmt: skip
+
+    # -- running ---------------------------------------------------------------------------
+    def _run_in(self, tenant: Tenant, request: Any, args: Any, kwargs: Any) -> Any:
+        if self.track:
+            decision, request.jobrun_attempt = bookkeeping.jobrun_started(
+                task_id=request.id, worker=request.hostname or socket.gethostname(),
+                max_attempts=self.max_attempts,
+            )  # fmt: skip
+            if decision is not StartDecision.RUN:
+                raise Ignore()
+        previous = connection_tenant()
+        connection_tenant_set(tenant)
+        log_token = current_tenant.set(tenant.slug)
+        try:
+            tenant_task_started.send(sender=type(self), task=self, tenant=tenant)
+            result = self.run(*args, **kwargs)
+        except JobSkipped as exc:
+            self._record_end("skipped", result=exc.result, reason=str(exc))
+            return exc.result
+        except Retry as exc:
+            if getattr(request, "retry_unrecorded", False):
+                self._record_end("retrying", exc=exc.exc or exc)
+            raise
+        except Ignore:
+            raise
+        except Exception as exc:
+            # SoftTimeLimitExceeded included. Not BaseException: a SystemExit means the process
+            # is being killed (hard time limit, shutdown) and the worker's main process records
+            # the attempt (TrackedRequest); a "failed" written here would hide that.
+            self._record_end("failed", exc=exc)
+            raise
+        finally:
+            current_tenant.reset(log_token)
+            connection_tenant_set(previous)
+        self._record_end("succeeded", result=result)
+        return result
+
+    def retry(self, *args: Any, **kwargs: Any) -> Any:
+        # Record before Celery sends the new message: with a zero countdown another worker can
+        # start the next attempt before this one would otherwise have written "retrying".
+        if self.track and not self.request.called_directly:
+            if connection.in_atomic_block:
+                # A write now would be rolled back with the task's transaction by the Retry
+                # exception itself: recorded once the exception has left the transaction.
+                self.request.retry_unrecorded = True  # type: ignore[attr-defined]
+            else:
+                reason = kwargs.get("exc") or TenantTaskError("retry requested")
+                self._record_end("retrying", exc=reason)
+        return super().retry(*args, **kwargs)
+
+    def _record_end(self, state: str, **fields: Any) -> None:
+        # JobRun exists only in public, so whichever schema is active the write lands there.
+        # Only the attempt this execution opened is closed: a late writer cannot overwrite the
+        # next attempt.
+        if self.track:
+            attempt = getattr(self.request, "jobrun_attempt", None)
+            bookkeeping.jobrun_finished(
+                task_id=str(self.request.id), state=state, attempt=attempt, **fields
+            )
+
+    def progress(self, done: int, total: int | None = None, message: str = "") -> None:
+        """Report progress on the job's JobRun: at most one write a second, and always the
+        last one (done == total)."""
+        if not self.track or self.request.called_directly:
+            return
+        now = time.monotonic()
+        last = getattr(self.request, "_progress_at", 0.0)
+        if now - last < 1.0 and done != total:
+            return
+        self.request._progress_at = now  # type: ignore[attr-defined]
+        bookkeeping.jobrun_progress(
+            task_id=str(self.request.id), done=done, total=total, message=message
+        )
+
+
+class TenantTask(TrackedTask[P, R]):
+    """Base for every task that works on one tenant's data. Declare with `@tenant_task`."""
+
+    abstract = True
+    #: A tenant still provisioning: retry this many times with backoff before failing.
+    provisioning_max_retries = 5
+
+    def delay_for(self, tenant: Tenant, *args: P.args, **kwargs: P.kwargs) -> AsyncResult[R]:
+        """`delay` for an explicit tenant, from anywhere (the public admin, a platform task)."""
+        return self.apply_async(args, kwargs, tenant=tenant)
+
+    def _target_ref(
+        self,
+        tenant: Tenant | Mapping[str, Any] | None,
+        headers: dict[str, Any],
+        context: TenantRef | None,
+    ) -> TenantRef:
+        if tenant is not None:
+            return ref_from(tenant)
+        if headers.get(TENANT_ID) is not None:
+            ref = ref_from(headers)
+            if context is not None and context != ref:
+                # Headers are data (a schedule row, a stored signature): they may not point a
+                # task sent from one tenant's schema at another tenant.
+                raise TenantMismatch(
+                    f"{self.name}: headers name tenant {ref[TENANT_ID]} but it is sent from "
+                    f"schema {context[TENANT_SCHEMA]!r}; pass tenant= to send for another tenant."
+                )
+            return ref
+        if context is not None:
+            return context
+        ref_running = _running_task_ref()
+        if ref_running is None:
+            raise TenantMissing(
+                f"{self.name} is a tenant task: send it from a tenant context or pass tenant=."
+            )
+        return ref_running
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        request = self.request
+        if request.called_directly:
+            # A plain function call: it runs in the caller's schema, like any function.
+            return self.run(*args, **kwargs)
+        try:
+            tenant = self._tenant_for_request(request)
+        except TenantTaskError as exc:
+            if self.track:
+                bookkeeping.jobrun_failed_before_start(task_id=str(request.id), exc=exc)
+            raise
+        if tenant.status in (Tenant.Status.SUSPENDED, Tenant.Status.ARCHIVED):
+            if self.track:
+                bookkeeping.jobrun_skipped(
+                    task_id=str(request.id), reason=f"tenant {tenant.slug} is {tenant.status}"
+                )
+            raise Ignore()
+        if tenant.status == Tenant.Status.PROVISIONING:
+            self._defer_until_active(tenant, request)
+        return self._run_in(tenant, request, args, kwargs)
+
+    def _defer_until_active(self, tenant: Tenant, request: Any) -> None:
+        if request.retries >= self.provisioning_max_retries:
+            gave_up = TenantTaskError(f"tenant {tenant.slug} did not become active in time")
+            if self.track:
+                bookkeeping.jobrun_failed_before_start(task_id=request.id, exc=gave_up)
+            raise gave_up
+        waiting = TenantTaskError(f"tenant {tenant.slug} is still provisioning")
+        if self.track:
+            bookkeeping.jobrun_finished(task_id=request.id, state="retrying", exc=waiting)
+        # Task.retry, not ours: the attempt is recorded above. No max_retries= here: Celery
+        # stores that on the task object, which every execution in the process shares.
+        raise Task.retry(self, countdown=min(2**request.retries, 30), exc=waiting)
+
+    def _tenant_for_request(self, request: Any) -> Tenant:
+        tenant_id = getattr(request, TENANT_ID, None)
+        schema = getattr(request, TENANT_SCHEMA, None)
+        if tenant_id is None or not schema:
+            raise TenantMissing(f"{self.name}[{request.id}] carries no tenant; refusing to run.")
+        tenant = tenant_lookup(int(tenant_id))
+        if tenant is None:
+            raise TenantUnknown(f"{self.name}[{request.id}]: tenant {tenant_id} does not exist.")
+        if tenant.schema_name != schema or tenant.is_public:
+            raise TenantMismatch(
+                f"{self.name}[{request.id}]: tenant {tenant_id} is schema {tenant.schema_name!r}, "
+                f"the message says {schema!r}."
+            )
+        return tenant
+
+
+class PlatformTask(TrackedTask[P, R]):
+    """A task that works on the platform (public schema) by declaration, never on a tenant."""
+
+    abstract = True
+
+    def _target_ref(
+        self,
+        tenant: Tenant | Mapping[str, Any] | None,
+        headers: dict[str, Any],
+        context: TenantRef | None,
+    ) -> TenantRef:
+        if tenant is not None:
+            raise TenantTaskError(f"{self.name} is a platform task; it takes no tenant.")
+        return {TENANT_ID: None, TENANT_SCHEMA: settings.PUBLIC_SCHEMA_NAME}
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        request = self.request
+        if request.called_directly:
+            return self.run(*args, **kwargs)
+        public = Tenant(schema_name=settings.PUBLIC_SCHEMA_NAME, slug=settings.PUBLIC_SCHEMA_NAME)
+        return self._run_in(public, request, args, kwargs)

@@ -1,0 +1,44 @@
+"""Why a tracked job did not run its body, and which errors a later attempt can get past."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+# Connection errors that a later attempt can get past. Anything else is a bug or bad input and
+# fails at once.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.ConnectionError,
+    KombuOperationalError,
+)
+
+
+class TenantTaskError(Exception):
+    """A tenant task refused to run. Never retried: the message itself is wrong."""
+
+
+class TenantMissing(TenantTaskError):
+    pass
+
+
+class TenantUnknown(TenantTaskError):
+    pass
+
+
+class TenantMismatch(TenantTaskError):
+    pass
+
+
+class JobSkipped(Exception):
+    """Raised by a task body that decided not to do its work (another run holds the lock):
+    the JobRun is closed as `skipped` with this reason and `result`, and the task returns
+    `result`."""
+
+    def __init__(self, reason: str, *, result: Any = None) -> None:
+        super().__init__(reason)
+        self.result = result

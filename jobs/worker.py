@@ -1,0 +1,49 @@
+"""Hooks that run in the worker's main process: what a pool process cannot record because it
+was killed (SIGKILL, OOM, hard time limit) or its job was revoked. `TrackedRequest` is the
+Request class of every tracked task (TrackedTask.Request); `jobrun_on_revoked` is connected to
+Celery's `task_revoked` in JobsConfig.ready."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.worker.request import Request
+
+from jobs import bookkeeping
+
+
+class TrackedRequest(Request):
+    def on_failure(
+        self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False
+    ) -> Any:
+        exc = getattr(exc_info.exception, "exc", exc_info.exception)
+        was_lost = (
+            isinstance(exc, SystemExit | KeyboardInterrupt)
+            or type(exc).__name__ == "WorkerLostError"
+        )
+        if (
+            was_lost
+            and getattr(self.task, "track", False)
+            and not getattr(self, "_already_revoked", False)
+        ):
+            # Before super(): it requeues the message, and the next attempt may start at once.
+            bookkeeping.jobrun_lost(
+                task_id=self.id, reason=f"worker process lost: {exc!r}"[:300], final=False
+            )
+        return super().on_failure(
+            exc_info, send_failed_event=send_failed_event, return_ok=return_ok
+        )
+
+    def on_timeout(self, soft: bool, timeout: float) -> None:
+        super().on_timeout(soft, timeout)
+        if not soft and getattr(self.task, "track", False):
+            bookkeeping.jobrun_lost(
+                task_id=self.id, reason=f"hard time limit ({timeout}s) exceeded", final=True
+            )
+
+
+def jobrun_on_revoked(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
+    """A revoked job, queued or running (terminate): sent by the worker's main process."""
+    if request is not None and getattr(sender, "track", False):
+        how = "terminated" if kwargs.get("terminated") else "revoked"
+        bookkeeping.jobrun_revoked(task_id=request.id, reason=f"{how} by request")

@@ -1,0 +1,202 @@
+"""Provisioning: the template fast path builds exactly what migrations build, only faster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import connection
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from schedules.defaults import default_schedules
+from tenants import provisioning
+from tenants.models import Domain, Membership, Tenant
+from tenants.services import tenant_provision
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(tuple(str(v) for v in row) for row in cursor.fetchall())
+
+
+def schema_shape(schema: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything that makes two schemas equal, with the schema's own name taken out."""
+    shape = {
+        "tables": _rows(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema=%s",
+            [schema],
+        ),
+        "columns": _rows(
+            """SELECT table_name, column_name, data_type, is_nullable,
+                      replace(coalesce(column_default, ''), %s, 'S'), is_identity,
+                      coalesce(identity_generation, ''), ordinal_position
+               FROM information_schema.columns WHERE table_schema=%s""",
+            [schema + ".", schema],
+        ),
+        "indexes": _rows(
+            "SELECT indexname, replace(indexdef, %s, 'S.') FROM pg_indexes WHERE schemaname=%s",
+            [schema + ".", schema],
+        ),
+        "constraints": _rows(
+            """SELECT c.conrelid::regclass::text <> '' AS has_rel, rel.relname, c.conname,
+                      c.contype, replace(pg_get_constraintdef(c.oid), %s, 'S.')
+               FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+               JOIN pg_class rel ON rel.oid = c.conrelid WHERE n.nspname=%s""",
+            [schema + ".", schema],
+        ),
+        "sequences": _rows(
+            """SELECT sequence_name, data_type, start_value, increment, maximum_value
+               FROM information_schema.sequences WHERE sequence_schema=%s""",
+            [schema],
+        ),
+        "sequence_positions": _rows(
+            "SELECT sequencename, coalesce(last_value, 0) FROM pg_sequences WHERE schemaname=%s",
+            [schema],
+        ),
+    }
+    # Rows of every table: what migrations (and post_migrate handlers) wrote.
+    # Times (django_migrations.applied, PeriodicTasks.last_update) differ by construction.
+    for table, _kind in shape["tables"]:
+        columns = ", ".join(
+            f'"{name}"'
+            for (tbl, name, data_type, *_rest) in shape["columns"]
+            if tbl == table and not data_type.startswith("timestamp")
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT {columns} FROM "{schema}"."{table}"')
+            shape[f"rows:{table}"] = sorted(tuple(map(str, r)) for r in cursor.fetchall())
+    return shape
+
+
+def test_it_builds_the_same_schema_as_migrations() -> None:
+    fast = tenant_provision(name="Fast", slug="fast-one", fast=True)
+    slow = tenant_provision(name="Slow", slug="slow-one", fast=False)
+    assert (fast.path, slow.path) == ("template", "migrations")
+
+    fast_shape, slow_shape = schema_shape("fast_one"), schema_shape("slow_one")
+    assert fast_shape["tables"], "the tenant schema has tables"
+    assert any(rows for key, rows in fast_shape.items() if key == "rows:django_migrations")
+    for key in slow_shape.keys() | fast_shape.keys():
+        assert fast_shape.get(key) == slow_shape.get(key), key
+
+
+def test_it_makes_tenant_domain_owner_and_default_rows() -> None:
+    owner = User.objects.create_user("owner", "owner@example.com", "pw-long-enough-1")
+    tenant = tenant_provision(
+        name="Initech", slug="initech", owner=owner, timezone_name="Asia/Tokyo"
+    ).tenant
+
+    assert tenant.status == Tenant.Status.ACTIVE
+    assert tenant.schema_name == "initech"
+    assert Domain.objects.get(tenant=tenant).domain == "initech.localhost"
+    assert Membership.objects.get(tenant=tenant).user == owner
+    with schema_context("initech"):  # the default schedules, on the tenant's own clock
+        defaults = {
+            t.name: (t.task, t.crontab.hour, str(t.crontab.timezone))
+            for t in PeriodicTask.objects.select_related("crontab")
+        }
+        assert defaults == {
+            d.name: (d.task, d.cron.split()[1], "Asia/Tokyo") for d in default_schedules()
+        }
+    with schema_context("acme"):
+        assert not CrontabSchedule.objects.filter(timezone="Asia/Tokyo").exists()
+
+
+def test_a_failure_leaves_no_half_made_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(tenant: Tenant) -> None:
+        raise RuntimeError("default rows failed")
+
+    monkeypatch.setattr("tenants.services.TENANT_DEFAULTS", [broken])
+    with pytest.raises(RuntimeError):
+        tenant_provision(name="Half", slug="half-made")
+    assert not Tenant.objects.filter(slug="half-made").exists()
+    assert not Domain.objects.filter(domain="half-made.localhost").exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'half_made'")
+        assert cursor.fetchone() is None
+
+
+@pytest.mark.parametrize(
+    "slug", ["public", "www", "admin", "pg_catalog", "pg-x", "a", "Acme", "9lives", "ab_c"]
+)
+def test_it_refuses_reserved_or_malformed_slugs(slug: str) -> None:
+    with pytest.raises(ValidationError):
+        tenant_provision(name="Nope", slug=slug)
+    assert not Tenant.objects.filter(slug=slug, name="Nope").exists()
+
+
+def test_slug_and_schema_are_immutable(acme: Tenant) -> None:
+    acme.slug = "acme2"
+    with pytest.raises(ValueError, match="cannot change"):
+        acme.save()
+    fresh = Tenant.objects.get(pk=acme.pk)
+    fresh.schema_name = "other"
+    with pytest.raises(ValueError, match="cannot change"):
+        fresh.save()
+
+
+def test_it_falls_back_to_migrations_without_a_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unavailable() -> None:
+        raise provisioning.TemplateUnavailable("no pg_dump for this server")
+
+    monkeypatch.setattr("tenants.services.schema_template_get", unavailable)
+    result = tenant_provision(name="Fallback", slug="fallback")
+    assert result.path == "migrations"
+    assert "django_celery_beat_periodictask" in dict(schema_shape("fallback")["tables"])
+
+
+def test_the_template_key_follows_the_migration_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    provisioning.migration_state_key.cache_clear()
+    before = provisioning.migration_state_key()
+    original = provisioning.MigrationLoader
+
+    class LoaderWithNewMigration(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            _name, migration = next(iter(
+                (k, v) for k, v in self.disk_migrations.items() if k[0] == "django_celery_beat"
+            ))  # fmt: skip
+            self.disk_migrations[("django_celery_beat", "9999_new")] = migration
+
+    monkeypatch.setattr(provisioning, "MigrationLoader", LoaderWithNewMigration)
+    provisioning.migration_state_key.cache_clear()
+    try:
+        assert provisioning.migration_state_key() != before
+    finally:
+        monkeypatch.undo()
+        provisioning.migration_state_key.cache_clear()
+    assert provisioning.migration_state_key() == before
+
+
+def test_placeholder_replacement_touches_whole_identifiers_only() -> None:
+    pattern = provisioning._identifier_re("tpl_abc")
+    sql = (
+        "CREATE TABLE tpl_abc.t (id bigint DEFAULT nextval('tpl_abc.t_id_seq'::regclass));"
+        " INSERT INTO tpl_abc.t VALUES ('tpl_abcd', 'xtpl_abc');"
+    )
+    assert pattern.sub("acme", sql) == (
+        "CREATE TABLE acme.t (id bigint DEFAULT nextval('acme.t_id_seq'::regclass));"
+        " INSERT INTO acme.t VALUES ('tpl_abcd', 'xtpl_abc');"
+    )
+
+
+def test_tenant_create_command(capsys: pytest.CaptureFixture[str]) -> None:
+    call_command("tenant_create", "hooli", "--name", "Hooli", "--owner-email", "Gavin@Hooli.com")
+    tenant = Tenant.objects.get(slug="hooli")
+    assert tenant.is_active
+    assert Membership.objects.get(tenant=tenant).user.email == "gavin@hooli.com"
+    assert "via template" in capsys.readouterr().out
+
+
+def test_tenant_create_command_reports_a_bad_slug() -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="reserved"):
+        call_command("tenant_create", "admin")
