@@ -43,9 +43,10 @@ test: services
 test-fast: services
 	$(PY) -m pytest -m "not slow"
 
+# Migrations (public, then every tenant in parallel), the platform tenant and the staff roles;
+# the same command docker-compose's migrate service runs, safe to run again.
 migrate: services
-	$(PY) manage.py migrate_schemas --shared --noinput
-	$(PY) manage.py migrate_schemas --tenant --executor=multiprocessing --noinput
+	$(PY) manage.py platform_init
 
 seed: migrate
 	$(PY) manage.py seed_demo

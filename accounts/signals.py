@@ -6,3 +6,7 @@ from django.dispatch import Signal
 # whichever view or command did it), not for Django's silent hash upgrades at sign-in.
 # kwargs: user. Receivers end the user's sessions.
 password_changed = Signal()
+
+# Sent when a sign-in is refused because a failure counter reached its limit, once per lockout.
+# kwargs: scope (the domain's schema, "public" for the staff admin), username, ip, reason.
+signin_locked = Signal()

@@ -8,4 +8,9 @@ class BackofficeConfig(AppConfig):
     def ready(self) -> None:
         from saas import checks  # noqa: F401  (registers the settings checks)
 
-        from . import roles  # noqa: F401  (post_migrate: staff groups)
+        from . import (
+            receivers,
+            roles,  # noqa: F401  (post_migrate: staff groups)
+        )
+
+        receivers.connect()

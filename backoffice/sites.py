@@ -9,11 +9,18 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, URLResolver, path, reverse
 from django_tenants.utils import schema_context
 
+from accounts.forms import ThrottledAuthenticationForm
+
 DashboardContext = Callable[[HttpRequest], dict[str, Any]]
+
+
+class StaffAuthenticationForm(ThrottledAuthenticationForm, AdminAuthenticationForm):
+    """The staff sign-in: throttled like the portal's (scope: public), staff only."""
 
 
 class StaffAdminSite(admin.AdminSite):
@@ -24,6 +31,7 @@ class StaffAdminSite(admin.AdminSite):
     site_header = "SaaS backoffice"
     site_title = "Backoffice"
     index_title = "Platform"
+    login_form = StaffAuthenticationForm
 
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)

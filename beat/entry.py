@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any
 
@@ -25,8 +26,7 @@ class TenantEntry(ScheduleEntry):
     """One periodic task of one schema. Built from the row without django-celery-beat's
     ModelEntry, whose constructor parses the crontab a second time and reads no tenant.
 
-    Keyed `<schema>:<name>` for a tenant (so the same name in two tenants never clashes) and by
-    name for the platform's own entries in public. A tenant entry is sent with `tenant=` (id and
+    Keyed `<schema>:<name>` (public's own too), so the same name in two schemas never clashes. A tenant entry is sent with `tenant=` (id and
     schema, as the tenant task base expects).
     """
 
@@ -71,7 +71,9 @@ class TenantEntry(ScheduleEntry):
 
     @property
     def key(self) -> str:
-        return str(self.name) if self.tenant is None else f"{self.tenant.schema_name}:{self.name}"
+        # Schema first, then the name: a schema name has no ":", so no two entries share a key
+        # (a platform schedule named "acme:x" is "public:acme:x", acme's "x" is "acme:x").
+        return f"{self.schema_name}:{self.name}"
 
     @classmethod
     def from_entry(cls, name: str, app: Any = None, **entry: Any) -> TenantEntry:
@@ -109,9 +111,11 @@ class TenantEntry(ScheduleEntry):
         return due.replace(microsecond=0).isoformat()
 
     def __next__(self, last_run_at: dt.datetime | None = None) -> TenantEntry:
-        self.model.last_run_at = clock.now()
-        self.model.total_run_count += 1
-        return self.__class__(self.model, app=self.app, tenant=self.tenant)
+        # A copy of the row: this entry stays as it was, so a send that fails can put it back.
+        model = copy.copy(self.model)
+        model.last_run_at = clock.now()
+        model.total_run_count += 1
+        return self.__class__(model, app=self.app, tenant=self.tenant)
 
     def save(self) -> None:
         """Run state to the row in the entry's own schema: one UPDATE, no signal (it is not a

@@ -114,6 +114,14 @@ class Leadership:
             return SendDecision.NOT_LEADER
         return SendDecision.SEND
 
+    def send_forget(self, key: str, due: str) -> None:
+        """A due run that was not sent after all (the send failed, or it was skipped): free its
+        guard so the next try can send it."""
+        try:
+            self._redis.delete(SENT_KEY.format(key=key, due=due))
+        except redis.RedisError:
+            logger.warning("beat: send guard of %s at %s not released", key, due)
+
 
 def beat_heartbeat() -> str | None:
     """When the beat leader last renewed its lock (ISO time), or None."""

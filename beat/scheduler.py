@@ -14,12 +14,14 @@ says whether beat runs it once now or waits for its next due time.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import heapq
 import logging
 import time
 from typing import Any
 
+import redis
 from celery.beat import event_t
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connection
@@ -27,6 +29,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
 from django_tenants.utils import schema_context
+from kombu.exceptions import KombuError
 
 from beat import clock
 from beat.changelog import CHANGE_WINDOW, ChangeFloor
@@ -35,13 +38,19 @@ from beat.leadership import Hold, Leadership, SendDecision
 from beat.models import ScheduleChange, ScheduleSummary
 from beat.readmodel import summary_replace, summary_replace_all, summary_row, summary_run_record
 from jobs.api import is_tenant_task
+from jobs.reconcile import jobs_reconcile
 from schedules.models import CATCH_UP_DEFAULT
-from schedules.services import schedule_state, state_missed_record
-from schedules.timing import runs_between
+from schedules.services import schedule_state, state_error_record, state_missed_record
+from schedules.timing import next_run, runs_between
+from schedules.validation import periodic_task_problem
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 PUBLIC = settings.PUBLIC_SCHEMA_NAME
+# After a send failed (database or Redis away), beat pauses this long before trying again.
+SEND_RETRY_S = 5.0
+# Before the platform's first boot, beat looks this often for it.
+PLATFORM_WAIT_S = 5.0
 SCHEDULE_RELATED = ("interval", "crontab", "solar", "clocked", "state")
 MISSED_COUNT_LIMIT = 100
 
@@ -61,6 +70,10 @@ class TenantScheduler(DatabaseScheduler):
         self._send: SendDecision | None = None  # set by reserve() for the apply_entry() after
         self._public_id = 0
         self._checked_this_tick = False
+        self._reconcile_at = 0.0
+        self._send_paused_until = 0.0
+        self._platform_seen = False
+        self._platform_said_at = -60.0
         self._leadership = Leadership(settings.REDIS_URL)
         super().__init__(*args, **kwargs)
 
@@ -75,7 +88,11 @@ class TenantScheduler(DatabaseScheduler):
     def setup_schedule(self) -> None:
         """Write the platform's own entries (settings.CELERY_BEAT_SCHEDULE) to public's rows;
         tenants' come only from their own rows. Nothing is loaded here: a standby never needs
-        the schedule, and the leader loads it on its first tick."""
+        the schedule, and the leader loads it on its first tick. Before the platform's first
+        boot (`platform_init`) this waits: the first tick after it does the writing."""
+        self._platform_ready()  # writes them when it first sees the platform
+
+    def _platform_entries_write(self) -> None:
         with schema_context(PUBLIC):
             for name, fields in self.app.conf.beat_schedule.items():
                 try:
@@ -114,6 +131,10 @@ class TenantScheduler(DatabaseScheduler):
         if tenant is not None and not is_tenant_task(self.app.tasks.get(model.task)):
             logger.error("%s: schedule %r names %s, not a tenant task; ignored",
                          schema, model.name, model.task)  # fmt: skip
+            return None
+        problem = periodic_task_problem(model)
+        if problem is not None:
+            logger.error("%s: schedule %r is invalid (%s); ignored", schema, model.name, problem)
             return None
         try:
             entry = self.Entry(model, app=self.app, tenant=tenant)
@@ -221,21 +242,110 @@ class TenantScheduler(DatabaseScheduler):
         return self._heap is not None
 
     def reserve(self, entry: TenantEntry) -> TenantEntry:
-        """Celery calls this just before apply_entry(): ownership and the per-run guard are
-        checked here, before any run state is written, so a leader that lost its lock records
-        nothing it will not send."""
+        """Celery calls this just before apply_entry() (which gets the same, current entry):
+        ownership and the per-run guard are checked here, before anything is written, so a
+        leader that lost its lock records nothing it will not send. A run found late past
+        BEAT_MISSED_GRACE_S (sends failed through an outage) is counted as missed and caught up
+        or skipped by the entry's rule. The run state is written by apply_entry() once the
+        send succeeded."""
         self._send = self._leadership.may_send(entry.key, entry.due_at())
         if self._send is SendDecision.NOT_LEADER:  # leave the entry as it is for the next one
             return entry
+        if self._send is SendDecision.SEND:
+            try:
+                checked, send = self._late_check(entry)
+            except (DatabaseError, InterfaceError) as exc:
+                self._send = None
+                self._send_failed(entry, exc)
+                return entry
+            if not send:  # skipped by its rule (or a one-off disabled): nothing to send
+                self._leadership.send_forget(entry.key, entry.due_at())
+                self._send = None
+                if checked is None:
+                    self._schedule.pop(entry.key, None)
+                    return entry
+                self._schedule[entry.key] = checked
+                return checked
         new_entry = next(entry)
         self._schedule[new_entry.key] = new_entry
-        try:
-            new_entry.save()  # at once: a standby taking over starts from the true run state
-            summary_run_record(new_entry)
-        except Exception:
-            logger.exception("beat: run state of %s not saved; retried at sync", new_entry.key)
-            self._dirty.add(new_entry.key)
+        if self._send is SendDecision.ALREADY_SENT:
+            self._run_state_save(new_entry)  # sent by a previous leader: record it as run
         return new_entry
+
+    def _late_check(self, entry: TenantEntry) -> tuple[TenantEntry | None, bool]:
+        """(entry, send?): a run later than the grace is a missed run, recorded, then caught
+        up (sent) or skipped (its last run moved to now) by the entry's rule."""
+        due = next_run(entry.schedule, entry.last_run_at)
+        grace = dt.timedelta(seconds=settings.BEAT_MISSED_GRACE_S)
+        if due is None or clock.now() - due <= grace:
+            return entry, True
+        before = entry.last_run_at
+        checked = self._missed_check(entry, clock.now())
+        if checked is None:
+            return None, False
+        return checked, checked.last_run_at == before
+
+    def apply_entry(self, entry: TenantEntry, producer: Any = None) -> None:
+        """Send the due run of `entry`; record its run state only once the send succeeded.
+        A failed send is not a run: the entry goes back as it was, due again, and beat tries
+        again after SEND_RETRY_S (a run late past the grace then counts as missed)."""
+        send, self._send = self._send, None
+        if send is not SendDecision.SEND:
+            return
+        sent = self._schedule.get(entry.key)  # the advanced entry reserve() made
+        try:
+            self._entry_send(entry, producer)
+        except Exception as exc:
+            self._send_failed(entry, exc)
+            return
+        if sent is not None:
+            self._run_state_save(sent)
+
+    def _entry_send(self, entry: TenantEntry, producer: Any) -> None:
+        task = self.app.tasks.get(entry.task)
+        if task is None:
+            raise LookupError(f"no task named {entry.task} is registered")
+        options = {**entry.options, "headers": {**entry.options.get("headers", {}),
+                                                 "celery_beat_task": True}}  # fmt: skip
+        logger.info("beat: sending %s (%s)", entry.key, entry.task)
+        task.apply_async(entry.args, entry.kwargs, producer=producer, **options)
+
+    def _send_failed(self, entry: TenantEntry, exc: Exception) -> None:
+        self._leadership.send_forget(entry.key, entry.due_at())
+        if isinstance(
+            exc, DatabaseError | InterfaceError | redis.RedisError | KombuError | OSError
+        ):
+            # The database or Redis is away: the run stays due and is tried again.
+            logger.warning("beat: %s not sent (%r); retried in %ss", entry.key, exc, SEND_RETRY_S)
+            self._schedule[entry.key] = entry
+            if not connection.in_atomic_block:
+                connection.close()
+        else:
+            # The row itself cannot be sent (bad arguments, an unknown task): this due run is
+            # skipped, not counted, and the reason is kept beside the row for the admin.
+            logger.error("beat: %s cannot be sent: %r; this run is skipped", entry.key, exc)
+            skipped = copy.copy(entry)
+            skipped.last_run_at = entry.model.last_run_at = clock.now()
+            self._schedule[entry.key] = skipped
+            self._run_state_save(skipped)
+            self._send_error_record(entry, exc)
+        self._heap = None  # rebuilt from the schedule on the next tick
+        self._send_paused_until = time.monotonic() + SEND_RETRY_S
+
+    def _send_error_record(self, entry: TenantEntry, exc: Exception) -> None:
+        try:
+            with schema_context(entry.schema_name):
+                state_error_record(entry.model, f"{type(exc).__name__}: {exc}"[:500])
+        except Exception:
+            logger.exception("beat: the send error of %s not recorded", entry.key)
+
+    def _run_state_save(self, entry: TenantEntry) -> None:
+        try:
+            entry.save()  # at once: a standby taking over starts from it
+            summary_run_record(entry)
+        except Exception:
+            logger.exception("beat: run state of %s not saved; retried at sync", entry.key)
+            self._dirty.add(entry.key)
 
     def sync(self) -> None:
         """Write run state that could not be written at send time (django-celery-beat's sync,
@@ -295,9 +405,13 @@ class TenantScheduler(DatabaseScheduler):
     # -- one leader, standbys ready to take over -----------------------------------------------
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """Leader, idle: one query (the change log) and one Redis command (lock + heartbeat)."""
+        if not self._platform_ready():
+            return PLATFORM_WAIT_S
         held = self._leadership.hold()
         if held is Hold.STANDBY:
             return min(5.0, settings.BEAT_LOCK_TTL_S / 3)
+        if time.monotonic() < self._send_paused_until:
+            return self._send_paused_until - time.monotonic()
         if held is Hold.TOOK_OVER:
             # Start from the database: the previous leader's unsynced run state is lost, and
             # the per-due-run guard stops a second send of anything it already sent.
@@ -305,16 +419,50 @@ class TenantScheduler(DatabaseScheduler):
             self._heap = None
         self._checked_this_tick = False
         interval = super().tick(*args, **kwargs)
-        return min(float(interval), settings.BEAT_LOCK_TTL_S / 3)
+        self._reconcile()
+        return min(
+            float(interval), settings.BEAT_LOCK_TTL_S / 3, settings.JOBS_RECONCILE_INTERVAL_S
+        )
+
+    def _platform_ready(self) -> bool:
+        """Is the platform initialised (its tenant row exists)? Until then beat waits, saying
+        so, instead of failing on its first tick and crash-looping under a supervisor."""
+        if self._platform_seen:
+            return True
+        try:
+            ready = Tenant.objects.filter(schema_name=PUBLIC).exists()
+        except DatabaseError:  # no tables yet, or the database is still starting
+            ready = False
+            if not connection.in_atomic_block:
+                connection.close()
+        if not ready:
+            now = time.monotonic()
+            if now >= self._platform_said_at + 60:
+                logger.warning("beat: waiting for the platform to be initialised "
+                               "(manage.py platform_init); checking every %ss", PLATFORM_WAIT_S)  # fmt: skip
+                self._platform_said_at = now
+            return False
+        self._platform_seen = True
+        self._platform_entries_write()
+        return True
+
+    def _reconcile(self) -> None:
+        """The leader re-sends tracked jobs whose message or worker is gone (jobs/reconcile.py):
+        here rather than as a task, so a flooded queue cannot delay it."""
+        now = time.monotonic()
+        if now < self._reconcile_at:
+            return
+        self._reconcile_at = now + settings.JOBS_RECONCILE_INTERVAL_S
+        try:
+            jobs_reconcile()
+        except Exception:  # a database or Redis outage: the next pass tries again
+            logger.exception("beat: reconciler pass failed; retried next interval")
+            if not connection.in_atomic_block:
+                connection.close()
 
     def close(self) -> None:
         super().close()
         self._leadership.release()
-
-    def apply_entry(self, entry: TenantEntry, producer: Any = None) -> None:
-        send, self._send = self._send, None
-        if send is SendDecision.SEND:
-            super().apply_entry(entry, producer=producer)
 
 
 __all__ = ["TenantScheduler"]

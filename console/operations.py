@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
-from django.core.cache import cache
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from beat.leadership import beat_heartbeat
+from jobs.heartbeat import heartbeats_read
 from jobs.models import JobRun
-from saas.celery import LONG_QUEUE, SHORT_QUEUE, app
+from saas.celery import LONG_QUEUE, SHORT_QUEUE
 
-WORKERS_CACHE_KEY = "ops:workers"
-WORKERS_CACHE_S = 15
-INSPECT_TIMEOUT_S = 1.0
+REFUSALS = ("TenantMissing", "TenantUnknown", "TenantMismatch")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Messages the worker refused to run, by reason (a missing, unknown or mismatched
+    tenant): they never ran, which is right, and staff should know they came."""
+
+    reason: str
+    count: int
+    last_at: datetime
+    example: str
 
 
 @dataclass(frozen=True)
 class Operations:
     queues: dict[str, int | None]
-    workers: list[str] | None  # None: no answer within the timeout
+    workers: dict[str, int] | None  # live worker -> jobs it holds; None: Redis unreachable
     failing_24h: list[JobRun]
+    refused_24h: list[Refusal]
     beat_heartbeat: str | None
 
 
@@ -39,31 +50,36 @@ def queue_depths() -> dict[str, int | None]:
     return depths
 
 
-def workers_alive() -> list[str] | None:
-    """Names of workers that answered a ping, cached for a few seconds: a ping waits for the
-    timeout, and the panel may be reloaded often."""
-    cached = cache.get(WORKERS_CACHE_KEY)
-    if cached is not None:
-        return cached
+def workers_alive() -> dict[str, int] | None:
+    """Workers whose heartbeat is current, with how many jobs each holds (no ping to wait for:
+    each worker writes its own heartbeat, jobs/heartbeat.py)."""
     try:
-        replies = app.control.inspect(timeout=INSPECT_TIMEOUT_S).ping() or {}
-    except Exception:  # broker down: show "unknown" rather than break the admin
+        return {name: len(held) for name, held in sorted(heartbeats_read().items())}
+    except redis.RedisError:
         return None
-    names = sorted(replies)
-    cache.set(WORKERS_CACHE_KEY, names, WORKERS_CACHE_S)
-    return names
+
+
+def refusals(since: datetime) -> list[Refusal]:
+    rows = (
+        JobRun.objects.filter(error_type__in=REFUSALS, finished_at__gte=since)
+        .values("error_type")
+        .annotate(count=Count("id"), last_at=Max("finished_at"), example=Max("error_message"))
+        .order_by("-last_at")
+    )
+    return [Refusal(r["error_type"], r["count"], r["last_at"], r["example"]) for r in rows]
 
 
 def operations_snapshot() -> Operations:
     since = timezone.now() - timedelta(hours=24)
     failing = list(
-        JobRun.objects.filter(state__in=["failed", "lost"], finished_at__gte=since).order_by(
-            "-finished_at"
-        )[:50]
+        JobRun.objects.filter(state__in=["failed", "lost"], finished_at__gte=since)
+        .exclude(error_type__in=REFUSALS)
+        .order_by("-finished_at")[:50]
     )
     return Operations(
         queues=queue_depths(),
         workers=workers_alive(),
         failing_24h=failing,
+        refused_24h=refusals(since),
         beat_heartbeat=beat_heartbeat(),
     )

@@ -8,11 +8,14 @@ class JobsConfig(AppConfig):
     verbose_name = "Jobs"
 
     def ready(self) -> None:
-        from celery.signals import task_revoked
+        from celery.signals import task_revoked, worker_ready, worker_shutdown
 
+        from jobs.heartbeat import heartbeat_start, heartbeat_stop
         from jobs.tenant_cache import tenant_cache_clear
         from jobs.worker import jobrun_on_revoked
         from tenants.signals import tenant_status_changed
 
         tenant_status_changed.connect(tenant_cache_clear, dispatch_uid="tenant_task_cache_clear")
         task_revoked.connect(jobrun_on_revoked, dispatch_uid="jobrun_revoked")
+        worker_ready.connect(heartbeat_start, dispatch_uid="jobs_heartbeat_start")
+        worker_shutdown.connect(heartbeat_stop, dispatch_uid="jobs_heartbeat_stop")

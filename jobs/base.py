@@ -21,16 +21,20 @@ serves every execution in a process, so nothing per execution is kept on it.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+import redis
 from celery import Task, current_task
-from celery.exceptions import Ignore, Retry
+from celery.exceptions import Ignore, Reject, Retry
 from celery.utils import uuid
 from django.conf import settings
 from django.db import connection, transaction
+from kombu.exceptions import KombuError
 
 from jobs import bookkeeping
 from jobs.bookkeeping import StartDecision
@@ -42,7 +46,15 @@ from jobs.errors import (
     TenantTaskError,
     TenantUnknown,
 )
-from jobs.headers import TENANT_ID, TENANT_SCHEMA, TenantRef, ref_from, slug_for, tenant_ref
+from jobs.headers import (
+    CELERY_HEADERS,
+    TENANT_ID,
+    TENANT_SCHEMA,
+    TenantRef,
+    ref_from,
+    slug_for,
+    tenant_ref,
+)
 from jobs.signals import tenant_task_started
 from jobs.tenant_cache import tenant_lookup
 from saas.celery import queue_for
@@ -53,6 +65,7 @@ from tenants.models import Tenant
 if TYPE_CHECKING:
     from celery.result import AsyncResult
 
+logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -97,6 +110,36 @@ def _stamp(signature: Any, ref: Mapping[str, Any]) -> None:
         options["headers"] = {**headers, **ref}  # a new dict, never shared
 
 
+def _send_after_commit(send: Callable[[], Any], name: str, task_id: str) -> None:
+    """The send of a committed job. Its JobRun row is committed already: if Redis cannot take
+    the message now, the row stays queued and the reconciler sends it once Redis is back, so
+    the request that queued it is not failed for it."""
+    try:
+        send()
+    except (KombuError, redis.RedisError, OSError) as exc:
+        logger.warning("%s[%s] queued but not sent (%r); the reconciler will send it",
+                       name, task_id, exc)  # fmt: skip
+
+
+@contextmanager
+def _requeue_on_lost_database() -> Iterator[None]:
+    """Before the body runs, a database that stays unreachable (past the bookkeeping's own
+    retries) puts the message back on its queue instead of failing it: nothing was done yet,
+    and an acknowledged message with no outcome would be a lost job."""
+    try:
+        yield
+    except TRANSIENT_ERRORS as exc:
+        logger.warning("database unreachable before the task ran; message requeued: %r", exc)
+        raise Reject(exc, requeue=True) from exc
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -117,7 +160,8 @@ class TrackedTask(Task[P, R]):
     max_attempts = 3
     autoretry_for = TRANSIENT_ERRORS
     retry_backoff = 2
-    retry_backoff_max = 300
+    # Bounded by the start-up check with every other delay (saas.checks, saas.E001).
+    retry_backoff_max = settings.JOBS_RETRY_BACKOFF_MAX_S
     retry_jitter = True
     max_retries = 5
     Request = "jobs.worker:TrackedRequest"
@@ -135,6 +179,9 @@ class TrackedTask(Task[P, R]):
         # A fresh dict on every send: a headers dict shared between sends once carried one
         # tenant's schema into another tenant's tasks (tenant-schemas-celery #170).
         headers = dict(options.pop("headers", None) or {})
+        overriding = CELERY_HEADERS & headers.keys()
+        if overriding:
+            raise ValueError(f"{self.name}: headers may not set {sorted(overriding)}")
         context = _context_tenant_ref()
         ref = self._target_ref(tenant, headers, context)
         headers.update(ref)
@@ -145,19 +192,25 @@ class TrackedTask(Task[P, R]):
                 _stamp(signature, ref)
         resending_self = task_id is not None and task_id == self.request.id
         task_id = task_id or uuid()
-        if self.track:
-            self._record_queued(task_id, ref, args, kwargs, options)
+        recorded = self._record_queued(task_id, ref, args, kwargs, options) if self.track else False
         send = super().apply_async
+
+        def sent() -> AsyncResult[R]:
+            return send(args, kwargs, task_id, *extra, headers=headers, **options)  # type: ignore[arg-type]
+
         if connection.in_atomic_block and not resending_self:
             # Sent when the transaction commits: the worker must see what the sender wrote
             # (the JobRun row included), and a rolled-back transaction sends nothing. Not a
             # retry (a resend of the running task): the Retry exception rolls the transaction
             # back, and a retry held for its commit would never be sent.
-            transaction.on_commit(
-                lambda: send(args, kwargs, task_id, *extra, headers=headers, **options)  # type: ignore[arg-type]
-            )
+            transaction.on_commit(lambda: _send_after_commit(sent, self.name, task_id))
             return self.AsyncResult(task_id)
-        return send(args, kwargs, task_id, *extra, headers=headers, **options)  # type: ignore[arg-type]
+        try:
+            return sent()
+        except Exception:
+            if recorded:  # never sent, and the caller hears so: the row would be a ghost
+                bookkeeping.jobrun_unsent(task_id=task_id)
+            raise
 
     def _target_ref(
         self,
@@ -174,8 +227,8 @@ class TrackedTask(Task[P, R]):
         args: Any,
         kwargs: Any,
         options: Mapping[str, Any],
-    ) -> None:
-        bookkeeping.jobrun_queued(
+    ) -> bool:
+        return bookkeeping.jobrun_queued(
             task_id=task_id, task_name=self.name, tenant_id=ref[TENANT_ID],
             tenant_slug=slug_for(ref), schema_name=ref[TENANT_SCHEMA] or settings.PUBLIC_SCHEMA_NAME,
             args=list(args or []), kwargs=dict(kwargs or {}),
@@ -183,14 +236,18 @@ class TrackedTask(Task[P, R]):
         )  # fmt: skip
 
     # -- running ---------------------------------------------------------------------------
+    def _open(self, request: Any) -> None:
+        """Open this attempt on the JobRun; a duplicate or finished job is not run again."""
+        if not self.track:
+            return
+        decision, request.jobrun_attempt = bookkeeping.jobrun_started(
+            task_id=str(request.id), worker=request.hostname or socket.gethostname(),
+            max_attempts=self.max_attempts,
+        )  # fmt: skip
+        if decision is not StartDecision.RUN:
+            raise Ignore()
+
     def _run_in(self, tenant: Tenant, request: Any, args: Any, kwargs: Any) -> Any:
-        if self.track:
-            decision, request.jobrun_attempt = bookkeeping.jobrun_started(
-                task_id=request.id, worker=request.hostname or socket.gethostname(),
-                max_attempts=self.max_attempts,
-            )  # fmt: skip
-            if decision is not StartDecision.RUN:
-                raise Ignore()
         previous = connection_tenant()
         connection_tenant_set(tenant)
         log_token = current_tenant.set(tenant.slug)
@@ -228,7 +285,12 @@ class TrackedTask(Task[P, R]):
                 self.request.retry_unrecorded = True  # type: ignore[attr-defined]
             else:
                 reason = kwargs.get("exc") or TenantTaskError("retry requested")
-                self._record_end("retrying", exc=reason)
+                try:
+                    self._record_end("retrying", exc=reason)
+                except TRANSIENT_ERRORS:
+                    # The database stayed away: send the retry anyway. Its attempt finds the
+                    # row still running and records this one as lost.
+                    logger.warning("%s[%s]: retry not recorded", self.name, self.request.id)
         return super().retry(*args, **kwargs)
 
     def _record_end(self, state: str, **fields: Any) -> None:
@@ -299,11 +361,22 @@ class TenantTask(TrackedTask[P, R]):
         if request.called_directly:
             # A plain function call: it runs in the caller's schema, like any function.
             return self.run(*args, **kwargs)
+        with _requeue_on_lost_database():
+            tenant = self._admit(request)
+            self._open(request)
+        return self._run_in(tenant, request, args, kwargs)
+
+    def _admit(self, request: Any) -> Tenant:
+        """The tenant this message may run for, or a refusal (recorded, never run)."""
         try:
             tenant = self._tenant_for_request(request)
         except TenantTaskError as exc:
             if self.track:
-                bookkeeping.jobrun_failed_before_start(task_id=str(request.id), exc=exc)
+                bookkeeping.jobrun_failed_before_start(
+                    task_id=str(request.id), exc=exc, task_name=self.name,
+                    tenant_id=_int_or_none(getattr(request, TENANT_ID, None)),
+                    schema_name=str(getattr(request, TENANT_SCHEMA, None) or ""),
+                )  # fmt: skip
             raise
         if tenant.status in (Tenant.Status.SUSPENDED, Tenant.Status.ARCHIVED):
             if self.track:
@@ -313,20 +386,21 @@ class TenantTask(TrackedTask[P, R]):
             raise Ignore()
         if tenant.status == Tenant.Status.PROVISIONING:
             self._defer_until_active(tenant, request)
-        return self._run_in(tenant, request, args, kwargs)
+        return tenant
 
     def _defer_until_active(self, tenant: Tenant, request: Any) -> None:
         if request.retries >= self.provisioning_max_retries:
             gave_up = TenantTaskError(f"tenant {tenant.slug} did not become active in time")
             if self.track:
-                bookkeeping.jobrun_failed_before_start(task_id=request.id, exc=gave_up)
+                bookkeeping.jobrun_failed_before_start(task_id=str(request.id), exc=gave_up)
             raise gave_up
         waiting = TenantTaskError(f"tenant {tenant.slug} is still provisioning")
         if self.track:
             bookkeeping.jobrun_finished(task_id=request.id, state="retrying", exc=waiting)
         # Task.retry, not ours: the attempt is recorded above. No max_retries= here: Celery
         # stores that on the task object, which every execution in the process shares.
-        raise Task.retry(self, countdown=min(2**request.retries, 30), exc=waiting)
+        countdown = min(2**request.retries, 30, settings.CELERY_MAX_TASK_DELAY_S)
+        raise Task.retry(self, countdown=countdown, exc=waiting)
 
     def _tenant_for_request(self, request: Any) -> Tenant:
         tenant_id = getattr(request, TENANT_ID, None)
@@ -364,4 +438,6 @@ class PlatformTask(TrackedTask[P, R]):
         if request.called_directly:
             return self.run(*args, **kwargs)
         public = Tenant(schema_name=settings.PUBLIC_SCHEMA_NAME, slug=settings.PUBLIC_SCHEMA_NAME)
+        with _requeue_on_lost_database():
+            self._open(request)
         return self._run_in(public, request, args, kwargs)

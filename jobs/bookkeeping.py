@@ -3,21 +3,36 @@
 Each bookkeeping function writes one UPDATE or INSERT, keyed by task id, and is safe to call
 twice (a redelivered message, a reaper racing a late worker): transitions are conditional
 `update()`s that only apply from the states they expect.
+
+The writes a worker makes go through `_resilient`: a connection lost (a PostgreSQL restart, a
+failover, a terminated backend) is closed and the write tried again, with growing pauses, for up
+to JOBS_DB_RETRY_S. A write that still fails raises; the task base then puts the message back
+on its queue (or the reconciler re-sends the job): the database is the truth, and a job is never
+acknowledged without its outcome recorded or a way back.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import json
+import logging
+import time
 import traceback as tb
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F
 from django.utils import timezone
 
 from jobs.models import JobRun
+
+logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 ARGUMENTS_MAX_BYTES = 16_384
 
@@ -28,6 +43,40 @@ class StartDecision(enum.Enum):
     RUN = "run"
     GIVE_UP = "give_up"  # max_attempts attempts died without finishing
     DONE = "done"  # the job already reached a final state (a duplicate delivery)
+    DUPLICATE = "duplicate"  # a live worker still holds this job (a late duplicate delivery)
+
+
+def _resilient(write: Callable[P, T]) -> Callable[P, T]:
+    """Retry `write` through a lost database connection (see the module docstring)."""
+
+    @functools.wraps(write)
+    def retrying(*args: P.args, **kwargs: P.kwargs) -> T:
+        pause, waited = 0.2, 0.0
+        while True:
+            try:
+                return write(*args, **kwargs)
+            except (OperationalError, InterfaceError):
+                # Inside a transaction the connection cannot be replaced: the caller's
+                # transaction is lost anyway, and its own error handling takes over.
+                if connection.in_atomic_block or waited >= settings.JOBS_DB_RETRY_S:
+                    raise
+                logger.warning("%s: database connection lost; retrying in %.1fs",
+                               write.__name__, pause)  # fmt: skip
+                connection_reset()
+                time.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, 5.0)
+
+    return retrying
+
+
+def connection_reset() -> None:
+    """Drop a broken connection: the next query opens a new one (and sets the tenant's
+    search path again)."""
+    try:
+        connection.close()
+    except Exception:  # closing a dead socket may raise; it is gone either way
+        connection.connection = None
 
 
 def _capped(args: Any, kwargs: Any) -> tuple[Any, Any, bool]:
@@ -53,10 +102,11 @@ def jobrun_queued(
     kwargs: Any,
     queue: str = "",
     retry_of: JobRun | None = None,
-) -> None:
-    """Record a send. A resend of the same id (Celery's retry) keeps the existing row."""
+) -> bool:
+    """Record a send. A resend of the same id (Celery's retry, the reconciler) keeps the
+    existing row. True if this call wrote the row."""
     stored_args, stored_kwargs, truncated = _capped(args, kwargs)
-    JobRun.objects.get_or_create(
+    _, created = JobRun.objects.get_or_create(
         task_id=task_id,
         defaults={
             "task_name": task_name, "tenant_id": tenant_id, "tenant_slug": tenant_slug,
@@ -66,6 +116,12 @@ def jobrun_queued(
             "retry_of": retry_of,
         },
     )  # fmt: skip
+    return created
+
+
+def jobrun_unsent(*, task_id: str) -> None:
+    """A send that failed before the message left (Redis away): the row it wrote goes."""
+    JobRun.objects.filter(task_id=task_id, state=JobRun.State.QUEUED).delete()
 
 
 def _attempt_record(run: JobRun, state: str, error: str = "") -> dict[str, Any]:
@@ -79,6 +135,7 @@ def _attempt_record(run: JobRun, state: str, error: str = "") -> dict[str, Any]:
     }
 
 
+@_resilient
 def jobrun_started(*, task_id: str, worker: str, max_attempts: int) -> tuple[StartDecision, Any]:
     """Open a new attempt. Returns (decision, attempt token); the token identifies this
     attempt for `jobrun_finished`."""
@@ -94,26 +151,42 @@ def jobrun_started(*, task_id: str, worker: str, max_attempts: int) -> tuple[Sta
         return StartDecision.RUN, None  # an untracked send (e.g. raw send_task); nothing to record
     if run.is_final:
         return StartDecision.DONE, None
+    if run.state == JobRun.State.RUNNING and run.worker != worker and _held_elsewhere(run):
+        return StartDecision.DUPLICATE, None
     attempts = list(run.attempts)
     if run.state == JobRun.State.RUNNING:
         # The previous attempt never closed: its worker died without its main process noticing.
         attempts.append(_attempt_record(run, "lost", "worker died (no result recorded)"))
     lost = sum(1 for a in attempts if a["state"] == "lost")
+    # Conditional on the state read above: of two deliveries racing here, one opens the attempt.
+    same = JobRun.objects.filter(pk=run.pk, state=run.state, attempt=run.attempt)
     if lost >= max_attempts:
-        JobRun.objects.filter(pk=run.pk).update(
+        same.update(
             state=JobRun.State.FAILED, attempts=attempts, finished_at=now,
             error_type="AttemptsExhausted",
             error_message=f"Gave up: {lost} attempts died before finishing.",
         )  # fmt: skip
         return StartDecision.GIVE_UP, None
-    JobRun.objects.filter(pk=run.pk).update(
+    opened = same.update(
         state=JobRun.State.RUNNING, attempt=F("attempt") + 1, attempts=attempts, worker=worker,
         started_at=now, finished_at=None, progress_done=None, progress_total=None,
         progress_message="",
     )  # fmt: skip
-    return StartDecision.RUN, now
+    return (StartDecision.RUN, now) if opened else (StartDecision.DUPLICATE, None)
 
 
+def _held_elsewhere(run: JobRun) -> bool:
+    """Does the live worker that started this job's running attempt still hold it? Then this
+    delivery is a duplicate (a re-send raced a slow worker): it must not run a second time."""
+    from jobs.heartbeat import heartbeats_read
+
+    try:
+        return run.task_id in heartbeats_read().get(run.worker, set())
+    except Exception:  # Redis away: no worker can hold anything we could ask about
+        return False
+
+
+@_resilient
 def jobrun_finished(
     *,
     task_id: str,
@@ -152,26 +225,54 @@ def jobrun_finished(
     rows.update(**fields)
 
 
+@_resilient
 def jobrun_skipped(*, task_id: str, reason: str) -> None:
     JobRun.objects.filter(task_id=task_id).exclude(state__in=JobRun.FINAL_STATES).update(
         state=JobRun.State.SKIPPED, finished_at=timezone.now(), error_message=reason
     )
 
 
-def jobrun_failed_before_start(*, task_id: str, exc: BaseException) -> None:
-    """A tenant check refused the job (no tenant, unknown, mismatch): it never ran."""
-    JobRun.objects.filter(task_id=task_id).exclude(state__in=JobRun.FINAL_STATES).update(
-        state=JobRun.State.FAILED, finished_at=timezone.now(), error_type=type(exc).__name__,
-        error_message=str(exc)[:2000],
+@_resilient
+def jobrun_failed_before_start(
+    *,
+    task_id: str,
+    exc: BaseException,
+    task_name: str = "",
+    tenant_id: int | None = None,
+    schema_name: str = "",
+) -> None:
+    """A check refused the job before it ran (no tenant, unknown, mismatch): it never runs. A
+    message nobody recorded (a raw send, a forged or stale message) gets a row of its own, so
+    staff see every refusal in job history and Operations."""
+    fields = {
+        "state": JobRun.State.FAILED, "finished_at": timezone.now(),
+        "error_type": type(exc).__name__, "error_message": str(exc)[:2000],
+    }  # fmt: skip
+    updated = (
+        JobRun.objects.filter(task_id=task_id)
+        .exclude(state__in=JobRun.FINAL_STATES)
+        .update(**fields)
+    )
+    if updated or JobRun.objects.filter(task_id=task_id).exists():
+        return
+    JobRun.objects.get_or_create(
+        task_id=task_id,
+        defaults={
+            **fields, "task_name": task_name[:200], "tenant_id": tenant_id,
+            "tenant_slug": "", "schema_name": schema_name[:63], "queued_at": timezone.now(),
+            "summary": f"{task_name.rsplit('.', 1)[-1]} (refused message)"[:200],
+        },
     )  # fmt: skip
 
 
+@_resilient
 def jobrun_progress(*, task_id: str, done: int, total: int | None, message: str) -> None:
     JobRun.objects.filter(task_id=task_id, state=JobRun.State.RUNNING).update(
         progress_done=done, progress_total=total, progress_message=message[:200]
     )
 
 
+@_resilient
 def jobrun_lost(*, task_id: str, reason: str, final: bool) -> None:
     """Called by the worker's main process when the pool process running the job died (the
     message is requeued: a new attempt follows) or was killed at its hard time limit (`final`:
@@ -189,6 +290,7 @@ def jobrun_lost(*, task_id: str, reason: str, final: bool) -> None:
     JobRun.objects.filter(pk=run.pk, state=JobRun.State.RUNNING).update(**fields)
 
 
+@_resilient
 def jobrun_revoked(*, task_id: str, reason: str) -> None:
     JobRun.objects.filter(task_id=task_id).exclude(state__in=JobRun.FINAL_STATES).update(
         state=JobRun.State.REVOKED, finished_at=timezone.now(), error_message=reason

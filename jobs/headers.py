@@ -12,6 +12,16 @@ from tenants.models import Tenant
 TENANT_ID: Final = "tenant_id"
 TENANT_SCHEMA: Final = "tenant_schema"
 
+# Celery's own message headers (protocol 2). A caller's headers may never set one: a "task"
+# header once made the worker run another task than the one sent and recorded.
+CELERY_HEADERS = frozenset(
+    {
+        "lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries",
+        "timelimit", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin",
+        "ignore_result", "replaced_task_nesting", "stamped_headers", "stamps",
+    }
+)  # fmt: skip
+
 
 class TenantRef(TypedDict):
     """A tenant as a message carries it. Both parts are checked at run time: the id alone would

@@ -5,11 +5,14 @@ Celery's `task_revoked` in JobsConfig.ready."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery.worker.request import Request
 
 from jobs import bookkeeping
+
+logger = logging.getLogger(__name__)
 
 
 class TrackedRequest(Request):
@@ -27,9 +30,10 @@ class TrackedRequest(Request):
             and not getattr(self, "_already_revoked", False)
         ):
             # Before super(): it requeues the message, and the next attempt may start at once.
-            bookkeeping.jobrun_lost(
-                task_id=self.id, reason=f"worker process lost: {exc!r}"[:300], final=False
-            )
+            _record(bookkeeping.jobrun_lost, task_id=self.id,
+                    reason=f"worker process lost: {exc!r}"[:300], final=False)  # fmt: skip
+        # Always reached: a message left neither acknowledged nor rejected would wedge the
+        # worker (it answers pings but takes no more jobs).
         return super().on_failure(
             exc_info, send_failed_event=send_failed_event, return_ok=return_ok
         )
@@ -37,13 +41,21 @@ class TrackedRequest(Request):
     def on_timeout(self, soft: bool, timeout: float) -> None:
         super().on_timeout(soft, timeout)
         if not soft and getattr(self.task, "track", False):
-            bookkeeping.jobrun_lost(
-                task_id=self.id, reason=f"hard time limit ({timeout}s) exceeded", final=True
-            )
+            _record(bookkeeping.jobrun_lost, task_id=self.id,
+                    reason=f"hard time limit ({timeout}s) exceeded", final=True)  # fmt: skip
+
+
+def _record(write: Any, **fields: Any) -> None:
+    """A bookkeeping write from the main process that must never stop it: what cannot be
+    recorded now, the next attempt or the reconciler records."""
+    try:
+        write(**fields)
+    except Exception:
+        logger.exception("main process: %s not recorded", write.__name__)
 
 
 def jobrun_on_revoked(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
     """A revoked job, queued or running (terminate): sent by the worker's main process."""
     if request is not None and getattr(sender, "track", False):
         how = "terminated" if kwargs.get("terminated") else "revoked"
-        bookkeeping.jobrun_revoked(task_id=request.id, reason=f"{how} by request")
+        _record(bookkeeping.jobrun_revoked, task_id=request.id, reason=f"{how} by request")

@@ -15,6 +15,12 @@ def celery_visibility_timeout_check(app_configs: object, **kwargs: object) -> li
         return [
             Error("TENANT_FANOUT_WINDOW_S must not exceed CELERY_MAX_TASK_DELAY_S.", id="saas.E003")
         ]
+    if settings.JOBS_RETRY_BACKOFF_MAX_S > settings.CELERY_MAX_TASK_DELAY_S:
+        return [
+            Error(
+                "JOBS_RETRY_BACKOFF_MAX_S must not exceed CELERY_MAX_TASK_DELAY_S.", id="saas.E004"
+            )
+        ]
     longest = max(settings.CELERY_MAX_TASK_DELAY_S, settings.CELERY_TASK_TIME_LIMIT)
     if longest >= settings.CELERY_VISIBILITY_TIMEOUT_S:
         return [
@@ -33,3 +39,37 @@ def celery_visibility_timeout_check(app_configs: object, **kwargs: object) -> li
             )
         ]
     return []
+
+
+# Keys that were ever written down as examples or defaults (ours, Django's, the compose file's).
+KNOWN_WEAK_KEYS = ("change-me", "changeme", "django-insecure", "dev-only-secret", "placeholder",
+                   "your-secret-key", "secret-key-here", "replace-me")  # fmt: skip
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why a SECRET_KEY must not sign production sessions and links, or None."""
+    lowered = key.lower()
+    for marker in KNOWN_WEAK_KEYS:
+        if marker in lowered:
+            return f"it contains the placeholder text “{marker}”"
+    if len(key) < 50:
+        return f"it is {len(key)} characters long; use 50 or more"
+    if len(set(key)) < 10:
+        return "it uses fewer than 10 different characters"
+    return None
+
+
+@register()
+def secret_key_check(app_configs: object, **kwargs: object) -> list[Error]:
+    if settings.DEBUG:
+        return []
+    weakness = secret_key_weakness(settings.SECRET_KEY)
+    if weakness is None:
+        return []
+    return [
+        Error(
+            f"SECRET_KEY is not fit for production: {weakness}.",
+            hint="Generate one: python -c 'import secrets; print(secrets.token_urlsafe(64))'",
+            id="saas.E005",
+        )
+    ]

@@ -91,9 +91,15 @@ TENANT_MULTIPROCESSING_MAX_PROCESSES = env_int("MIGRATE_PARALLEL", 2, minimum=1)
 TENANT_TEMPLATE_PG_DUMP = env_str("PG_DUMP", "") or None
 
 MIDDLEWARE = [
+    # /healthz on every domain, before any database access; NUL bytes refused (400).
+    "saas.middleware.HealthMiddleware",
+    "saas.middleware.NulByteMiddleware",
     # Selects the schema from the Host header; must run before anything touches the database.
     "django_tenants.middleware.main.TenantMainMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's and the portal's CSS and scripts) served by the app itself in
+    # production, from STATIC_ROOT (the image runs collectstatic): no web server needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "usersessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -184,8 +190,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+# Cookies only over HTTPS (off for a plain-HTTP local compose stack: SECURE_COOKIES=0).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 # /healthz answers plain HTTP probes from the load balancer / compose healthcheck.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
@@ -211,15 +217,30 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT_S", 660, minimum=2)
 # (saas/checks.py refuses to start otherwise).
 CELERY_MAX_TASK_DELAY_S = env_int("CELERY_MAX_TASK_DELAY_S", 1800, minimum=0)
 CELERY_VISIBILITY_TIMEOUT_S = env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600, minimum=1)
+# The longest pause between automatic retries of a task that hit a connection error.
+JOBS_RETRY_BACKOFF_MAX_S = env_int(
+    "JOBS_RETRY_BACKOFF_MAX_S", min(300, CELERY_MAX_TASK_DELAY_S), minimum=1
+)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S,
     # How often a worker looks for messages whose consumer died (kombu's default is about
     # every 100 s whatever the timeout): a quarter of the timeout, between 1 s and a minute.
     "unacked_restore_interval": max(1, min(60, CELERY_VISIBILITY_TIMEOUT_S // 4)),
     "unacked_restore_throttle": 1,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
 }
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A send while Redis is down fails within a few seconds (the request answers, the JobRun stays
+# queued and the reconciler sends it once Redis is back) instead of hanging.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT_S", 2, minimum=1)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
 CELERY_BROKER_CONNECTION_MAX_RETRIES = env_int("CELERY_BROKER_CONNECTION_MAX_RETRIES", 100)
 # Two queues: a long report or backup never occupies the worker that serves short jobs.
 CELERY_TASK_DEFAULT_QUEUE = "short"
@@ -228,6 +249,16 @@ CELERY_TASK_DEFAULT_QUEUE = "short"
 TENANT_CACHE_TTL_S = env_int("TENANT_CACHE_TTL_S", 2, minimum=0)  # status changes seen within
 TENANT_FANOUT_WINDOW_S = env_int("TENANT_FANOUT_WINDOW_S", 300, minimum=0)
 JOBRUN_RETENTION_DAYS = env_int("JOBRUN_RETENTION_DAYS", 30, minimum=1)
+# Delivery (jobs/reconcile.py): each worker's main process writes a heartbeat naming the task ids
+# it holds; beat's leader re-sends, with the same task id, a tracked job that is in no queue and
+# held by no live worker once it has been in its state this long.
+JOBS_HEARTBEAT_INTERVAL_S = env_int("JOBS_HEARTBEAT_INTERVAL_S", 10, minimum=1)
+JOBS_HEARTBEAT_TTL_S = env_int("JOBS_HEARTBEAT_TTL_S", 30, minimum=2)
+JOBS_RECONCILE_INTERVAL_S = env_int("JOBS_RECONCILE_INTERVAL_S", 15, minimum=1)
+JOBS_RECONCILE_GRACE_S = env_int("JOBS_RECONCILE_GRACE_S", 45, minimum=1)
+# How long a bookkeeping write keeps trying through a lost database connection before the
+# message is put back on its queue (the sum of the pauses between attempts).
+JOBS_DB_RETRY_S = env_int("JOBS_DB_RETRY_S", 20, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "jobruns-reap": {"task": "backoffice.tasks.jobruns_reap_task", "schedule": 60.0},
     "jobruns-prune": {"task": "backoffice.tasks.jobruns_prune_task", "schedule": 3600.0},

@@ -12,3 +12,5 @@ urlpatterns = [
     path("admin/", staff_site.urls),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
+
+handler500 = "saas.errors.server_error"

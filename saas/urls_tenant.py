@@ -8,3 +8,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("portal.urls")),
 ]
+
+handler500 = "saas.errors.server_error"

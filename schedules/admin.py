@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zoneinfo
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -35,6 +36,8 @@ from jobs.api import PlatformTask, TrackedTask, is_tenant_task, task_enqueue
 from saas.celery import app
 from schedules.forms import ScheduleForm
 from schedules.services import (
+    cron_expression,
+    cron_parse,
     cron_preview,
     crontab_next_runs,
     periodic_task_enabled_set,
@@ -44,6 +47,7 @@ from schedules.services import (
     schedule_state,
     timezone_current,
 )
+from schedules.validation import periodic_task_problem
 from tenants.context import connection_schema
 
 
@@ -54,16 +58,37 @@ def _local(when: dt.datetime | None) -> str:
     return when.astimezone(zoneinfo.ZoneInfo(timezone_current())).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def _or_invalid(show: Callable[[], str]) -> str:
+    try:
+        return show()
+    except Exception:  # a stored row the reader cannot make sense of
+        return "invalid"
+
+
+def _row_problem(task: PeriodicTask) -> str | None:
+    problem = periodic_task_problem(task)
+    if problem is None and task.crontab_id is not None:
+        try:
+            cron_parse(cron_expression(task.crontab))
+        except ValidationError as exc:
+            problem = " ".join(exc.messages)
+    if problem is None:
+        state = schedule_state(task)
+        if state is not None and state.last_error:
+            problem = f"the last due run could not be sent: {state.last_error}"
+    return problem
+
+
 class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = ScheduleForm
     change_form_template = "admin/schedules/periodictask_change_form.html"
-    list_display = ["name", "enabled", "task_short", "schedule_words", "next_run", "last_run",
+    list_display = ["name", "enabled", "task_short", "schedule_words", "next_run", "last_run", "problem",
                     "missed"]  # fmt: skip
     list_filter = ["enabled", "task"]
     search_fields = ["name", "task", "description"]
     list_select_related = ["interval", "crontab", "solar", "clocked", "state"]
     actions = ["enable", "disable", "run_now"]
-    readonly_fields = ["next_runs", "last_run", "total_run_count", "missed"]
+    readonly_fields = ["problem", "next_runs", "last_run", "total_run_count", "missed"]
 
     def get_fieldsets(self, request: HttpRequest, obj: PeriodicTask | None = None) -> Any:
         zone = timezone_current()
@@ -110,13 +135,24 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def task_short(self, obj: PeriodicTask) -> str:
         return obj.task.rsplit(".", 1)[-1]
 
+    @admin.display(description="Problem")
+    def problem(self, obj: PeriodicTask) -> str:
+        """Why beat will not run this row as it is (stored before the rules, or a send that
+        failed): shown, never an error page."""
+        found = _row_problem(obj)
+        return (
+            format_html('<strong class="errornote">Invalid: {}</strong>', found) if found else "—"
+        )
+
     @admin.display(description="Schedule")
     def schedule_words(self, obj: PeriodicTask) -> str:
-        return schedule_describe(obj)
+        return _or_invalid(lambda: schedule_describe(obj))
 
     @admin.display(description="Next run")
     def next_run(self, obj: PeriodicTask) -> str:
-        return _local(schedule_next_run(obj, connection_schema()))
+        if _row_problem(obj):
+            return "—"
+        return _or_invalid(lambda: _local(schedule_next_run(obj, connection_schema())))
 
     @admin.display(description="Last run")
     def last_run(self, obj: PeriodicTask) -> str:
@@ -133,6 +169,8 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def next_runs(self, obj: PeriodicTask) -> str:
         if not obj.enabled:
             return "— (disabled)"
+        if _row_problem(obj):
+            return "— (invalid)"
         runs = schedule_next_runs(obj, connection_schema())
         return format_html("<ol>{}</ol>", format_html_join(
             "", "<li>{}</li>", ((_local(run),) for run in runs)))  # fmt: skip

@@ -13,7 +13,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from kombu.utils.json import loads
 
 from jobs.api import PlatformTask, is_tenant_task
-from saas.celery import app
+from saas.celery import LONG_QUEUE, SHORT_QUEUE, app
 from schedules.models import CATCH_UP_DEFAULT, ScheduleState
 from schedules.services import (
     cron_expression,
@@ -22,9 +22,11 @@ from schedules.services import (
     schedule_state,
     timezone_current,
 )
+from schedules.validation import arguments_check, description_check, headers_check, nul_check
 from tenants.context import connection_in_public
 
 SCHEDULE_KINDS = ("cron", "interval", "solar", "clocked")
+QUEUES = (SHORT_QUEUE, LONG_QUEUE)
 
 
 def task_choices(for_tenant: bool) -> list[tuple[str, str]]:
@@ -81,6 +83,7 @@ class ScheduleForm(forms.ModelForm):
 
     def _clean_json(self, field: str, kind: type, example: str) -> Any:
         raw = self.cleaned_data.get(field) or ("[]" if kind is list else "{}")
+        nul_check(raw, "This")
         try:
             value = loads(raw)
         except ValueError as exc:
@@ -99,8 +102,28 @@ class ScheduleForm(forms.ModelForm):
         return self.cleaned_data.get("kwargs") or "{}"
 
     def clean_headers(self) -> str:
-        self._clean_json("headers", dict, '{"priority_note": "x"}')
+        headers_check(self._clean_json("headers", dict, '{"x-origin": "import"}'))
         return self.cleaned_data.get("headers") or "{}"
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data.get("name") or ""
+        nul_check(name, "The name")
+        return name
+
+    def clean_description(self) -> str:
+        description: str = self.cleaned_data.get("description") or ""
+        nul_check(description, "The description")
+        description_check(description)
+        return description
+
+    def clean_queue(self) -> str | None:
+        queue = self.cleaned_data.get("queue") or None
+        if queue is not None and queue not in QUEUES:
+            raise ValidationError(
+                f"No worker reads “{queue}”: leave it empty (the task's own queue) or use one "
+                f"of {', '.join(QUEUES)}."
+            )
+        return queue
 
     def clean_cron(self) -> str:
         expression = " ".join((self.cleaned_data.get("cron") or "").split())
@@ -124,6 +147,11 @@ class ScheduleForm(forms.ModelForm):
         )
         if data.get("clocked") and not data.get("one_off"):
             self.add_error("one_off", "A clocked schedule runs once: tick “One-off task”.")
+        if "args" in data and "kwargs" in data:
+            try:
+                arguments_check(data["args"], data["kwargs"])
+            except ValidationError as exc:
+                self.add_error("kwargs", exc)
         task = app.tasks.get(data.get("task") or "")
         if task is not None and hasattr(self, "_args") and hasattr(self, "_kwargs"):
             try:

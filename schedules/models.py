@@ -25,6 +25,10 @@ class ScheduleState(models.Model):
     )
     missed_runs = models.PositiveIntegerField(default=0)
     last_missed_at = models.DateTimeField(null=True, blank=True)
+    # Why beat could not send the row's last due run (bad data stored before validation
+    # caught it); cleared when the row is saved again.
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"state of {self.periodic_task_id}"

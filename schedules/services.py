@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from django_celery_beat.validators import (
     day_of_month_validator,
@@ -31,6 +32,8 @@ from schedules.timing import StaggeredInterval, ZonedCrontab, next_run, runs_aft
 from tenants.context import connection_tenant
 from tenants.models import Tenant
 
+# A crontab must occur within this many days from now (5 years: every leap day included).
+CRON_HORIZON_DAYS = 5 * 366
 CRON_FIELDS = (
     ("minute", minute_validator),
     ("hour", hour_validator),
@@ -155,6 +158,14 @@ def cron_parse(expression: str) -> dict[str, str]:
                 code="cron_field",
             ) from exc
         values[field] = value
+    crontab = ZonedCrontab(_cron_fields(*values.values()), zoneinfo.ZoneInfo("UTC"))
+    if not crontab.occurs_within(CRON_HORIZON_DAYS, dt.datetime.now(dt.UTC).date()):
+        raise ValidationError(
+            f"“{expression}” never occurs in the next 5 years (for example the 31st of a "
+            "30-day month, or a day of the month that is never that day of the week: both "
+            "must match).",
+            code="cron_never",
+        )
     return values
 
 
@@ -192,6 +203,12 @@ def state_missed_record(task: PeriodicTask, count: int, latest: dt.datetime) -> 
     )
     state.refresh_from_db()
     return state
+
+
+def state_error_record(task: PeriodicTask, error: str) -> None:
+    """Beat could not send the row's due run (in the current schema)."""
+    state, _ = ScheduleState.objects.get_or_create(periodic_task=task)
+    ScheduleState.objects.filter(pk=state.pk).update(last_error=error, last_error_at=timezone.now())
 
 
 def schedule_state(task: PeriodicTask) -> ScheduleState | None:

@@ -118,6 +118,10 @@ class ZonedCrontab(schedules.BaseSchedule):
             and day.isoweekday() % 7 in f.day_of_week
         )
 
+    def occurs_within(self, days: int, start: dt.date) -> bool:
+        """Does any day from `start` on, for `days` days, match the day fields?"""
+        return any(self._day_matches(start + dt.timedelta(days=n)) for n in range(days))
+
     def next_after(self, after: dt.datetime) -> dt.datetime | None:
         """The first run strictly after `after` (aware), as a UTC instant; None if never."""
         base_after = after.astimezone(UTC) - self.offset

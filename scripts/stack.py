@@ -96,8 +96,7 @@ def main() -> None:
     _lock = lock_take()
     port_check()
     step("scripts/devservices.py", "ensure")
-    step("manage.py", "migrate_schemas", "--shared", "--noinput", "-v", "1")
-    step("manage.py", "migrate_schemas", "--tenant", "--executor=multiprocessing", "--noinput")
+    step("manage.py", "platform_init")  # migrations, the platform tenant, the staff roles
     step("manage.py", "seed_demo")
 
     stopping = threading.Event()

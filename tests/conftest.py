@@ -182,7 +182,13 @@ def celery_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any
     from saas.celery import app
 
     redis_lib.Redis.from_url(settings.REDIS_URL).flushdb()
+    from celery.contrib.testing.worker import test_worker_started
+
     import tests.worker_tasks  # noqa: F401  (registers the test tasks)
+    from jobs.heartbeat import heartbeat_start
+
+    # The test worker sends its own "started" signal, not worker_ready: its heartbeat too.
+    test_worker_started.connect(heartbeat_start, dispatch_uid="tests_worker_heartbeat")
 
     with django_db_blocker.unblock(), start_worker(
         app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING",

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psutil  # type: ignore[import-untyped]  # no types-psutil in the dev requirements
+import psutil
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent

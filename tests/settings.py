@@ -9,7 +9,7 @@ from saas.env import load_dotenv, redis_url_with_db
 
 load_dotenv(Path(__file__).resolve().parent.parent / ".dev" / "env")
 os.environ["DEBUG"] = "0"
-os.environ["SECRET_KEY"] = "test-secret-key-" + "x" * 50
+os.environ["SECRET_KEY"] = "tests-only-7Qv2mZ9pX4kL8wR1nB6tY3hJ0sD5fG8aC2eV7uI9oP4lK1jH6gF3dS0"
 os.environ["SECURE_SSL_REDIRECT"] = "0"
 os.environ["SITE_PORT"] = ""
 os.environ["REDIS_URL"] = redis_url_with_db(
@@ -23,6 +23,12 @@ os.environ.setdefault("CELERY_TASK_TIME_LIMIT_S", "25")
 os.environ.setdefault("CELERY_MAX_TASK_DELAY_S", "10")
 os.environ.setdefault("CELERY_VISIBILITY_TIMEOUT_S", "30")
 os.environ.setdefault("TENANT_FANOUT_WINDOW_S", "4")
+# The reconciler's clock, shortened (its defaults take about a minute to act).
+os.environ.setdefault("JOBS_HEARTBEAT_INTERVAL_S", "1")
+os.environ.setdefault("JOBS_HEARTBEAT_TTL_S", "3")
+os.environ.setdefault("JOBS_RECONCILE_GRACE_S", "3")
+os.environ.setdefault("JOBS_RECONCILE_INTERVAL_S", "2")
+os.environ.setdefault("JOBS_DB_RETRY_S", "6")
 
 from saas.settings import *  # noqa: E402, F403
 

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import validate_email
+from django.db import transaction
 
+from tenants.models import Tenant, slug_validate, timezone_validate
+from tenants.provisioning import TemplateUnavailable, schema_template_get
 from tenants.services import owner_ensure, tenant_provision
 
 
@@ -23,19 +28,21 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        owner = None
-        if options["owner_email"]:
-            owner, _ = owner_ensure(email=options["owner_email"])
-        try:
+        slug, email = options["slug"], options["owner_email"]
+        self._validate(slug=slug, email=email, timezone_name=options["timezone"])
+        fast = not options["migrate"]
+        if fast:
+            try:
+                schema_template_get()  # built, if need be, before the transaction below
+            except TemplateUnavailable:
+                fast = False
+        # Everything was checked above; the owner and the tenant are made together or not at all.
+        with transaction.atomic():
+            owner = owner_ensure(email=email)[0] if email else None
             result = tenant_provision(
-                name=options["name"] or options["slug"].capitalize(),
-                slug=options["slug"],
-                owner=owner,
-                timezone_name=options["timezone"],
-                fast=not options["migrate"],
-            )
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from exc
+                name=options["name"] or slug.capitalize(), slug=slug, owner=owner,
+                timezone_name=options["timezone"], fast=fast,
+            )  # fmt: skip
         tenant = result.tenant
         self.stdout.write(
             self.style.SUCCESS(
@@ -43,3 +50,22 @@ class Command(BaseCommand):
                 f"at {tenant.primary_domain}"
             )
         )
+
+    def _validate(self, *, slug: str, email: str | None, timezone_name: str) -> None:
+        """Every check before anything is written."""
+        problems: list[str] = []
+        checks: list[tuple[Callable[[str], None], str, str]] = [
+            (slug_validate, slug, "slug"),
+            (timezone_validate, timezone_name, "time zone"),
+        ]
+        if email is not None:
+            checks.append((validate_email, email, "owner email"))
+        for check, value, what in checks:
+            try:
+                check(value)
+            except ValidationError as exc:
+                problems.append(f"{what}: {' '.join(exc.messages)}")
+        if Tenant.objects.filter(slug=slug).exists():
+            problems.append(f"slug: a tenant “{slug}” already exists")
+        if problems:
+            raise CommandError("Nothing was created. " + "; ".join(problems))

@@ -1,0 +1,103 @@
+"""Each worker's main process says, every JOBS_HEARTBEAT_INTERVAL_S, that it is alive and which
+task ids it holds (reserved, waiting for their eta, or running). The reconciler trusts a job to
+a worker only while that worker's heartbeat names it; `jobrun_started` refuses a duplicate of a
+job a live worker still holds.
+
+One Redis key per worker, with a lifetime of JOBS_HEARTBEAT_TTL_S: a worker killed with SIGKILL
+simply stops renewing it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "saas:worker:"
+
+
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2
+    )
+
+
+def held_task_ids() -> set[str]:
+    """The task ids this worker process holds (Celery's own bookkeeping of its requests)."""
+    from celery.worker import state
+
+    return set(state.requests) | {request.id for request in list(state.active_requests)}
+
+
+def heartbeat_write(hostname: str, held: Iterable[str], client: redis.Redis | None = None) -> None:
+    body = json.dumps({"at": time.time(), "held": sorted(held)})
+    (client or _client()).set(KEY_PREFIX + hostname, body, ex=settings.JOBS_HEARTBEAT_TTL_S)
+
+
+def heartbeats_read(client: redis.Redis | None = None) -> dict[str, set[str]]:
+    """Live workers (hostname) and the task ids each holds."""
+    client = client or _client()
+    keys = list(client.scan_iter(match=KEY_PREFIX + "*", count=1000))
+    alive: dict[str, set[str]] = {}
+    for key, value in zip(keys, client.mget(keys) if keys else [], strict=True):
+        if value is None:
+            continue  # expired between SCAN and MGET
+        name = (key.decode() if isinstance(key, bytes) else str(key))[len(KEY_PREFIX) :]
+        alive[name] = set(json.loads(value)["held"])
+    return alive
+
+
+class Heartbeat(threading.Thread):
+    """The thread in a worker's main process (started by `heartbeat_start`)."""
+
+    def __init__(self, hostname: str) -> None:
+        super().__init__(name="saas-worker-heartbeat", daemon=True)
+        self.hostname = hostname
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        client = _client()
+        while not self.stopping.is_set():
+            try:
+                heartbeat_write(self.hostname, held_task_ids(), client)
+            except Exception:  # Redis away: the next beat tries again; never kill the thread
+                logger.warning("worker heartbeat not written", exc_info=True)
+            self.stopping.wait(settings.JOBS_HEARTBEAT_INTERVAL_S)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+_heartbeat: Heartbeat | None = None
+
+
+def heartbeat_start(sender: Any = None, **kwargs: Any) -> None:
+    """`worker_ready` receiver (JobsConfig.ready); the sender is the worker's consumer (the
+    tests' in-thread worker passes it as `consumer`)."""
+    global _heartbeat
+    hostname = getattr(kwargs.get("consumer", sender), "hostname", None)
+    if hostname is None or _heartbeat is not None:
+        return
+    _heartbeat = Heartbeat(hostname)
+    _heartbeat.start()
+
+
+def heartbeat_stop(sender: Any = None, **kwargs: Any) -> None:
+    """`worker_shutdown` receiver: a clean stop removes the key at once."""
+    global _heartbeat
+    if _heartbeat is None:
+        return
+    _heartbeat.stop()
+    try:
+        _client().delete(KEY_PREFIX + _heartbeat.hostname)
+    except redis.RedisError:
+        pass
+    _heartbeat = None
