@@ -14,7 +14,6 @@ says whether beat runs it once now or waits for its next due time.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import heapq
 import logging
@@ -47,8 +46,6 @@ from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 PUBLIC = settings.PUBLIC_SCHEMA_NAME
-# After a send failed (database or Redis away), beat pauses this long before trying again.
-SEND_RETRY_S = 5.0
 # Before the platform's first boot, beat looks this often for it.
 PLATFORM_WAIT_S = 5.0
 SCHEDULE_RELATED = ("interval", "crontab", "solar", "clocked", "state")
@@ -280,7 +277,8 @@ class TenantScheduler(DatabaseScheduler):
         if due is None or clock.now() - due <= grace:
             return entry, True
         before = entry.last_run_at
-        checked = self._missed_check(entry, clock.now())
+        with schema_context(entry.schema_name):  # the state and the row are the entry's own
+            checked = self._missed_check(entry, clock.now())
         if checked is None:
             return None, False
         return checked, checked.last_run_at == before
@@ -288,7 +286,7 @@ class TenantScheduler(DatabaseScheduler):
     def apply_entry(self, entry: TenantEntry, producer: Any = None) -> None:
         """Send the due run of `entry`; record its run state only once the send succeeded.
         A failed send is not a run: the entry goes back as it was, due again, and beat tries
-        again after SEND_RETRY_S (a run late past the grace then counts as missed)."""
+        again after settings.BEAT_SEND_RETRY_S (a run late past the grace then counts as missed)."""
         send, self._send = self._send, None
         if send is not SendDecision.SEND:
             return
@@ -302,12 +300,13 @@ class TenantScheduler(DatabaseScheduler):
             self._run_state_save(sent)
 
     def _entry_send(self, entry: TenantEntry, producer: Any) -> None:
-        task = self.app.tasks.get(entry.task)
-        if task is None:
-            raise LookupError(f"no task named {entry.task} is registered")
         options = {**entry.options, "headers": {**entry.options.get("headers", {}),
                                                  "celery_beat_task": True}}  # fmt: skip
         logger.info("beat: sending %s (%s)", entry.key, entry.task)
+        task = self.app.tasks.get(entry.task)
+        if task is None:  # a platform entry whose module this process did not import: by name
+            self.app.send_task(entry.task, entry.args, entry.kwargs, producer=producer, **options)
+            return
         task.apply_async(entry.args, entry.kwargs, producer=producer, **options)
 
     def _send_failed(self, entry: TenantEntry, exc: Exception) -> None:
@@ -316,7 +315,9 @@ class TenantScheduler(DatabaseScheduler):
             exc, DatabaseError | InterfaceError | redis.RedisError | KombuError | OSError
         ):
             # The database or Redis is away: the run stays due and is tried again.
-            logger.warning("beat: %s not sent (%r); retried in %ss", entry.key, exc, SEND_RETRY_S)
+            logger.warning(
+                "beat: %s not sent (%r); retried in %ss", entry.key, exc, settings.BEAT_SEND_RETRY_S
+            )
             self._schedule[entry.key] = entry
             if not connection.in_atomic_block:
                 connection.close()
@@ -324,13 +325,13 @@ class TenantScheduler(DatabaseScheduler):
             # The row itself cannot be sent (bad arguments, an unknown task): this due run is
             # skipped, not counted, and the reason is kept beside the row for the admin.
             logger.error("beat: %s cannot be sent: %r; this run is skipped", entry.key, exc)
-            skipped = copy.copy(entry)
-            skipped.last_run_at = entry.model.last_run_at = clock.now()
+            entry.model.last_run_at = clock.now()
+            skipped = self.Entry(entry.model, app=self.app, tenant=entry.tenant)
             self._schedule[entry.key] = skipped
             self._run_state_save(skipped)
             self._send_error_record(entry, exc)
         self._heap = None  # rebuilt from the schedule on the next tick
-        self._send_paused_until = time.monotonic() + SEND_RETRY_S
+        self._send_paused_until = time.monotonic() + settings.BEAT_SEND_RETRY_S
 
     def _send_error_record(self, entry: TenantEntry, exc: Exception) -> None:
         try:

@@ -46,6 +46,7 @@ def tenant_admin_urlconf(slug: str) -> types.ModuleType:
         path(f"admin/t/{slug}/", tenant_site.urls),
         *urls_public.urlpatterns,
     ]
+    module.handler500 = urls_public.handler500  # type: ignore[attr-defined]
     return module
 
 

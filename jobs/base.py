@@ -66,6 +66,8 @@ if TYPE_CHECKING:
     from celery.result import AsyncResult
 
 logger = logging.getLogger(__name__)
+# A message put back because the database is away is delivered again at once: pause first.
+REQUEUE_PAUSE_S = 1.0
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -130,6 +132,7 @@ def _requeue_on_lost_database() -> Iterator[None]:
         yield
     except TRANSIENT_ERRORS as exc:
         logger.warning("database unreachable before the task ran; message requeued: %r", exc)
+        time.sleep(REQUEUE_PAUSE_S)  # not a tight loop of deliveries while the outage lasts
         raise Reject(exc, requeue=True) from exc
 
 

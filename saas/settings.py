@@ -280,6 +280,8 @@ BEAT_LOCK_TTL_S = env_int("BEAT_LOCK_TTL_S", 20, minimum=3)
 BEAT_STAGGER_WINDOW_S = env_int("BEAT_STAGGER_WINDOW_S", 0, minimum=0)
 # A due run more than this late when beat (re)loads its entry counts as missed.
 BEAT_MISSED_GRACE_S = env_int("BEAT_MISSED_GRACE_S", 60, minimum=5)
+# After a send failed (the database or Redis away), beat tries again this many seconds later.
+BEAT_SEND_RETRY_S = env_int("BEAT_SEND_RETRY_S", 5, minimum=0)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 LOGGING = {

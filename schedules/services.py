@@ -158,8 +158,12 @@ def cron_parse(expression: str) -> dict[str, str]:
                 code="cron_field",
             ) from exc
         values[field] = value
-    crontab = ZonedCrontab(_cron_fields(*values.values()), zoneinfo.ZoneInfo("UTC"))
-    if not crontab.occurs_within(CRON_HORIZON_DAYS, dt.datetime.now(dt.UTC).date()):
+    try:
+        crontab = ZonedCrontab(_cron_fields(*values.values()), zoneinfo.ZoneInfo("UTC"))
+        occurs = crontab.occurs_within(CRON_HORIZON_DAYS, dt.datetime.now(dt.UTC).date())
+    except ValueError:  # celery refuses some impossible dates itself ("31" in February)
+        occurs = False
+    if not occurs:
         raise ValidationError(
             f"“{expression}” never occurs in the next 5 years (for example the 31st of a "
             "30-day month, or a day of the month that is never that day of the week: both "

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -15,13 +17,14 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 from django_tenants.utils import schema_context
 
 from accounts.models import User
 from beat.scheduler import TenantScheduler
 from jobs.models import JobRun
 from saas.celery import app
+from schedules.models import ScheduleState
 from tenants.context import connection_tenant_set
 from tenants.models import Tenant
 from tests.prefork import ROOT, worker_database_url
@@ -219,3 +222,143 @@ def wait(condition: object, timeout: float, what: str) -> float:
             return time.monotonic() - started
         time.sleep(0.2)
     raise AssertionError(f"{what} did not happen within {timeout}s")
+
+
+# --- Faults ---------------------------------------------------------------------------------------
+def backends_terminate() -> int:
+    """Cut every other connection to the test database (what a PostgreSQL restart does to
+    them); the caller's own connection stays."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+@contextmanager
+def connections_refused() -> Iterator[None]:
+    """New connections to the test database are refused (a server still starting); open ones,
+    ours included, stay usable."""
+    name = connection.settings_dict["NAME"]
+    with _side_connection() as side:
+        side.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            yield
+        finally:
+            side.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+@contextmanager
+def _side_connection() -> Iterator[Any]:
+    """A connection to the server's maintenance database, to act on the test database from
+    outside it (PostgreSQL refuses some of that from inside)."""
+    import psycopg
+
+    db = connection.settings_dict
+    side = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
+        password=db["PASSWORD"] or None, dbname="postgres", autocommit=True,
+    )  # fmt: skip
+    try:
+        yield side
+    finally:
+        side.close()
+
+
+def wait_until(condition: Callable[[], object], timeout: float = WAIT, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what or condition} did not happen within {timeout}s")
+
+
+@contextmanager
+def broker_switched(url: str) -> Iterator[None]:
+    """This process sends to `url` (another Redis, or a closed port) for the block."""
+    from django.conf import settings
+
+    previous_url, previous_setting = app.conf.broker_url, settings.CELERY_BROKER_URL
+    app.conf["broker_url"] = settings.CELERY_BROKER_URL = url
+    _send_pools_reset()
+    try:
+        yield
+    finally:
+        app.conf["broker_url"] = previous_url
+        settings.CELERY_BROKER_URL = previous_setting
+        _send_pools_reset()
+
+
+def _send_pools_reset() -> None:
+    # Celery takes its producer pools from kombu's registry, keyed by the broker URL, at first
+    # use: forgetting them makes the next send look the URL up again (kombu keeps the pools).
+    app._pool = None  # type: ignore[attr-defined]
+    app.amqp._producer_pool = None  # type: ignore[attr-defined]
+
+
+# --- Beat driven by a clock (tests/beat/conftest.py) ------------------------------------------
+CLOCK_TASK = "tests.worker_tasks.record_schema"
+
+
+def cron_task(
+    schema: str,
+    name: str,
+    cron: str,
+    zone: str,
+    last_run: dt.datetime,
+    catch_up: bool = True,
+    task: str = CLOCK_TASK,
+) -> PeriodicTask:
+    minute, hour, dom, month, dow = cron.split()
+    with schema_context(schema):
+        crontab = CrontabSchedule.objects.create(
+            minute=minute, hour=hour, day_of_month=dom, month_of_year=month, day_of_week=dow,
+            timezone=zone,
+        )  # fmt: skip
+        row = PeriodicTask.objects.create(
+            name=name,
+            task=task,
+            crontab=crontab,
+            last_run_at=last_run,
+            args="[0]" if task == CLOCK_TASK else "[]",
+        )
+        ScheduleState.objects.create(periodic_task=row, catch_up=catch_up)
+        return row
+
+
+def runs(schema: str, name: str) -> tuple[int, dt.datetime | None]:
+    with schema_context(schema):
+        row = PeriodicTask.objects.get(name=name)
+        return row.total_run_count, row.last_run_at
+
+
+def tick_until_idle(s: TenantScheduler) -> None:
+    for _ in range(50):  # a tick that sends returns 0: call again until nothing is due
+        if s.tick() > 0:
+            return
+    raise AssertionError("beat kept sending")
+
+
+def at(clock: Callable[[dt.datetime], None], s: TenantScheduler, when: dt.datetime) -> None:
+    clock(when)
+    tick_until_idle(s)
+
+
+@contextmanager
+def database_outage() -> Iterator[None]:
+    """The test database down for the block: every connection to it cut (ours included) and
+    new ones refused, as while PostgreSQL restarts."""
+    name = connection.settings_dict["NAME"]
+    with _side_connection() as side:
+        side.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        side.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
+        )
+        try:
+            yield
+        finally:
+            side.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            connection.close()  # ours was cut: the next query opens a new one

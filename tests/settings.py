@@ -29,6 +29,7 @@ os.environ.setdefault("JOBS_HEARTBEAT_TTL_S", "3")
 os.environ.setdefault("JOBS_RECONCILE_GRACE_S", "3")
 os.environ.setdefault("JOBS_RECONCILE_INTERVAL_S", "2")
 os.environ.setdefault("JOBS_DB_RETRY_S", "6")
+os.environ.setdefault("BEAT_SEND_RETRY_S", "0")
 
 from saas.settings import *  # noqa: E402, F403
 

@@ -122,3 +122,27 @@ def report_headers(self: Any) -> dict[str, Any]:
         "tenant_schema": getattr(self.request, "tenant_schema", None),
         "periodic_task_name": getattr(self.request, "periodic_task_name", None),
     }
+
+
+def _wait_for_go(key: str, timeout: float = 15) -> None:
+    """Block until the test sets `key` in Redis (it kills our connection meanwhile)."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    deadline = time.monotonic() + timeout
+    while not client.exists(key) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@tenant_task(name="tests.worker_tasks.progress_across_outage")
+def progress_across_outage(self: Any, marker: int, go_key: str) -> dict[str, Any]:
+    """Reports progress, waits while the test cuts the database connection, then reads on the
+    dead connection (the error retries the task, and the retry must be recorded), then does
+    its work."""
+    self.progress(1, 2, "before")
+    _wait_for_go(go_key)
+    IntervalSchedule.objects.filter(period="days").count()
+    self.progress(2, 2, "after")
+    IntervalSchedule.objects.create(every=marker, period="days")
+    return {"schema": connection_schema(), "markers": _visible_markers()}

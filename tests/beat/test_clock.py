@@ -9,16 +9,14 @@ to each schema's rows — the record of each run it sent.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
 from django.conf import settings
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.models import PeriodicTask
 from django_tenants.utils import schema_context
 
-from beat import clock as beat_clock
 from beat.leadership import LEADER_KEY, Hold
 from beat.models import ScheduleSummary
 from beat.scheduler import TenantScheduler
@@ -28,58 +26,11 @@ from schedules.services import tenant_crontabs_move
 from schedules.timing import stagger_offset
 from tenants.models import Tenant
 from tests import worker_tasks  # noqa: F401  (registers the task these schedules name)
+from tests.helpers import at, cron_task, runs, tick_until_idle
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
 TASK = "tests.worker_tasks.record_schema"
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[dt.datetime], None]]:
-    now = [dt.datetime(2027, 1, 1, tzinfo=UTC)]
-    monkeypatch.setattr(beat_clock, "clock", lambda: now[0])
-
-    def set_clock(value: dt.datetime) -> None:
-        now[0] = value.astimezone(UTC)
-
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    for key in client.scan_iter("saas:beat:*"):
-        client.delete(key)
-    yield set_clock
-
-
-def cron_task(
-    schema: str, name: str, cron: str, zone: str, last_run: dt.datetime, catch_up: bool = True
-) -> PeriodicTask:
-    minute, hour, dom, month, dow = cron.split()
-    with schema_context(schema):
-        crontab = CrontabSchedule.objects.create(
-            minute=minute, hour=hour, day_of_month=dom, month_of_year=month, day_of_week=dow,
-            timezone=zone,
-        )  # fmt: skip
-        task = PeriodicTask.objects.create(
-            name=name, task=TASK, crontab=crontab, last_run_at=last_run, args="[0]"
-        )
-        ScheduleState.objects.create(periodic_task=task, catch_up=catch_up)
-        return task
-
-
-def runs(schema: str, name: str) -> tuple[int, dt.datetime | None]:
-    with schema_context(schema):
-        row = PeriodicTask.objects.get(name=name)
-        return row.total_run_count, row.last_run_at
-
-
-def tick_until_idle(s: TenantScheduler) -> None:
-    for _ in range(50):  # a tick that sends returns 0: call again until nothing is due
-        if s.tick() > 0:
-            return
-    raise AssertionError("beat kept sending")
-
-
-def at(clock: Callable[[dt.datetime], None], s: TenantScheduler, when: dt.datetime) -> None:
-    clock(when)
-    tick_until_idle(s)
 
 
 NY = "America/New_York"

@@ -150,13 +150,29 @@ def test_sign_in_is_throttled_after_repeated_failures(alice: User) -> None:
 
 
 @override_settings(LOGIN_FAILURE_LIMIT=3)
-def test_look_alike_spellings_and_other_tenants_share_one_budget(carol: User) -> None:
+def test_look_alike_spellings_share_one_budget_on_a_domain(carol: User) -> None:
     # NFKC folds the fullwidth spelling below to "carol", as the sign-in form does.
     sign_in("acme.localhost", "ｃａｒｏｌ", "wrong")
     sign_in("acme.localhost", "CAROL", "wrong")
-    sign_in("globex.localhost", "carol", "wrong")
-    _, body = sign_in("globex.localhost", "carol")
+    sign_in("acme.localhost", "carol", "wrong")
+    _, body = sign_in("acme.localhost", "carol")
     assert "Too many failed sign-in attempts" in body
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3)
+def test_failures_on_another_tenants_domain_lock_no_one_out_of_this_one(
+    alice: User, operator: User
+) -> None:
+    # alice is not even a member of globex: anyone could type these.
+    for _ in range(6):
+        sign_in("globex.localhost", "alice", "wrong")
+        sign_in("globex.localhost", operator.username, "wrong")
+    assert "Too many" in sign_in("globex.localhost", "alice")[1]
+    assert sign_in("acme.localhost", "alice")[1] == "/"
+    staff = host_client("localhost").post(
+        "/admin/login/", {"username": operator.username, "password": PASSWORD}
+    )
+    assert staff.status_code == 302  # the staff admin is a domain of its own
 
 
 @override_settings(LOGIN_FAILURE_LIMIT=3)
