@@ -38,6 +38,7 @@ from beat.models import ScheduleChange, ScheduleSummary
 from beat.readmodel import summary_replace, summary_replace_all, summary_row, summary_run_record
 from jobs.api import is_tenant_task
 from jobs.reconcile import jobs_reconcile
+from saas.periodic import periodic_hooks_run
 from schedules.models import CATCH_UP_DEFAULT
 from schedules.services import schedule_state, state_error_record, state_missed_record
 from schedules.timing import next_run, runs_between
@@ -410,6 +411,7 @@ class TenantScheduler(DatabaseScheduler):
             return PLATFORM_WAIT_S
         held = self._leadership.hold()
         if held is Hold.STANDBY:
+            periodic_hooks_run()  # a standby notices a leader gone quiet, too
             return min(5.0, settings.BEAT_LOCK_TTL_S / 3)
         if time.monotonic() < self._send_paused_until:
             return self._send_paused_until - time.monotonic()
@@ -421,6 +423,7 @@ class TenantScheduler(DatabaseScheduler):
         self._checked_this_tick = False
         interval = super().tick(*args, **kwargs)
         self._reconcile()
+        periodic_hooks_run()  # e.g. the alert rules, when it is this process's turn
         return min(
             float(interval), settings.BEAT_LOCK_TTL_S / 3, settings.JOBS_RECONCILE_INTERVAL_S
         )

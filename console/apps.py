@@ -22,7 +22,10 @@ class ConsoleConfig(AppConfig):
     def ready(self) -> None:
         from backoffice.sites import staff_site
         from console import admin_users  # noqa: F401  (registers the people admin)
+        from console.alerts import alerts_maybe_check
         from console.dashboard import dashboard_context, operations_view
+        from saas.periodic import periodic_hook_register
 
         staff_site.dashboard_set(dashboard_context, "admin/console_index.html")
         staff_site.view_add("operations/", operations_view, "operations")
+        periodic_hook_register(alerts_maybe_check)

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 
 from backoffice.models import AuditEntry
 from backoffice.sites import staff_site
+from console.alerts import alerts_open
 from console.operations import operations_snapshot
 from tenants.models import Tenant
 
@@ -35,5 +36,6 @@ def operations_view(request: HttpRequest) -> TemplateResponse:
         **staff_site.each_context(request),
         "title": "Operations",
         "ops": operations_snapshot(),
+        "alerts": alerts_open(),
     }
     return TemplateResponse(request, "admin/console/operations.html", context)

@@ -19,6 +19,8 @@ from typing import Any
 import redis
 from django.conf import settings
 
+from saas.periodic import periodic_hooks_run
+
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "saas:worker:"
@@ -70,6 +72,7 @@ class Heartbeat(threading.Thread):
                 heartbeat_write(self.hostname, held_task_ids(), client)
             except Exception:  # Redis away: the next beat tries again; never kill the thread
                 logger.warning("worker heartbeat not written", exc_info=True)
+            periodic_hooks_run()  # e.g. the alert rules, when it is this process's turn
             self.stopping.wait(settings.JOBS_HEARTBEAT_INTERVAL_S)
 
     def stop(self) -> None:

@@ -259,6 +259,17 @@ JOBS_RECONCILE_GRACE_S = env_int("JOBS_RECONCILE_GRACE_S", 45, minimum=1)
 # How long a bookkeeping write keeps trying through a lost database connection before the
 # message is put back on its queue (the sum of the pauses between attempts).
 JOBS_DB_RETRY_S = env_int("JOBS_DB_RETRY_S", 20, minimum=0)
+
+# Alerts (console/alerts.py): one message per incident, by email and optionally a webhook.
+ALERTS_ENABLED = env_bool("ALERTS_ENABLED", True)
+ALERT_EMAILS = env_list("ALERT_EMAILS", [])
+ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL", "")
+ALERTS_INTERVAL_S = env_int("ALERTS_INTERVAL_S", 60, minimum=1)
+ALERT_BEAT_STALE_S = env_int("ALERT_BEAT_STALE_S", 120, minimum=10)
+ALERT_WINDOW_S = env_int("ALERT_WINDOW_S", 900, minimum=60)
+ALERT_FAILURES_THRESHOLD = env_int("ALERT_FAILURES_THRESHOLD", 5, minimum=1)
+ALERT_QUEUE_AGE_S = env_int("ALERT_QUEUE_AGE_S", 600, minimum=10)
+ALERT_REPEAT_S = env_int("ALERT_REPEAT_S", 900, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "jobruns-reap": {"task": "backoffice.tasks.jobruns_reap_task", "schedule": 60.0},
     "jobruns-prune": {"task": "backoffice.tasks.jobruns_prune_task", "schedule": 3600.0},
