@@ -59,3 +59,23 @@ def jobrun_on_revoked(sender: Any = None, request: Any = None, **kwargs: Any) ->
     if request is not None and getattr(sender, "track", False):
         how = "terminated" if kwargs.get("terminated") else "revoked"
         _record(bookkeeping.jobrun_revoked, task_id=request.id, reason=f"{how} by request")
+
+
+def worker_commit_mode_set(**kwargs: Any) -> None:
+    """`worker_init` / `worker_process_init` receiver: this process's database connections
+    commit with JOBS_WORKER_SYNCHRONOUS_COMMIT (default off). The WAL keeps commits in order,
+    so a database crash can only lose a suffix of them: a job's outcome is never kept without
+    its effects, and the reconciler re-sends a job whose recorded state went back."""
+    from django.conf import settings
+    from django.db import connections
+
+    from saas.db_backend import base as db_base
+
+    mode = settings.JOBS_WORKER_SYNCHRONOUS_COMMIT
+    if mode not in ("on", "off", "local", "remote_write", "remote_apply"):
+        raise ValueError(
+            f"JOBS_WORKER_SYNCHRONOUS_COMMIT={mode!r} is not a synchronous_commit value"
+        )
+    db_base.worker_commit_mode = None if mode == "on" else mode
+    for conn in connections.all():
+        conn.close()  # opened before: the next one takes the option

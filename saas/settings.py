@@ -259,6 +259,9 @@ JOBS_RECONCILE_GRACE_S = env_int("JOBS_RECONCILE_GRACE_S", 45, minimum=1)
 # How long a bookkeeping write keeps trying through a lost database connection before the
 # message is put back on its queue (the sum of the pauses between attempts).
 JOBS_DB_RETRY_S = env_int("JOBS_DB_RETRY_S", 20, minimum=0)
+# Worker processes commit without waiting for the WAL flush (on / off / local); see
+# docs/architecture.md "Delivery" for why a tracked job stays exactly-once in effect.
+JOBS_WORKER_SYNCHRONOUS_COMMIT = env_str("JOBS_WORKER_SYNCHRONOUS_COMMIT", "off")
 
 # Alerts (console/alerts.py): one message per incident, by email and optionally a webhook.
 ALERTS_ENABLED = env_bool("ALERTS_ENABLED", True)

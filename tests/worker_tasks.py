@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django_celery_beat.models import IntervalSchedule
 
 from jobs.api import platform_task, tenant_task
@@ -146,3 +146,12 @@ def progress_across_outage(self: Any, marker: int, go_key: str) -> dict[str, Any
     self.progress(2, 2, "after")
     IntervalSchedule.objects.create(every=marker, period="days")
     return {"schema": connection_schema(), "markers": _visible_markers()}
+
+
+@platform_task(name="tests.worker_tasks.commit_mode")
+def commit_mode(self: Any) -> str:
+    """How this worker process's connection commits."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        row = cursor.fetchone()
+    return str(row[0]) if row else ""

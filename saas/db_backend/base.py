@@ -9,12 +9,28 @@ round trip more than a plain one (measured in bench/task_overhead.py).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
 from django_tenants.utils import quote_schema_name
+
+# Set in Celery worker processes (jobs.apps, on worker start): their connections commit with
+# `synchronous_commit = off` (JOBS_WORKER_SYNCHRONOUS_COMMIT). Why that is safe, and what it
+# buys: docs/architecture.md, "Delivery".
+worker_commit_mode: str | None = None
 
 
 class DatabaseWrapper(TenantDatabaseWrapper):
     search_path_set_schemas: list[str] | None
+
+    def get_connection_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = super().get_connection_params()
+        if worker_commit_mode is not None:
+            # A connection option, so it costs no round trip (SET per statement cost more
+            # than the flushes it saved).
+            options = params.get("options", "")
+            params["options"] = f"{options} -c synchronous_commit={worker_commit_mode}".strip()
+        return params
 
     def is_usable(self) -> bool:
         if self.connection is None:

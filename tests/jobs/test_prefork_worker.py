@@ -16,7 +16,7 @@ from jobs.models import JobRun
 from tenants.models import Tenant
 from tests.helpers import wait_for_state
 from tests.prefork import PreforkWorker
-from tests.worker_tasks import overruns_soft_limit, platform_schema, slow
+from tests.worker_tasks import commit_mode, overruns_soft_limit, platform_schema, slow
 
 pytestmark = [pytest.mark.usefixtures("live_db"), pytest.mark.subprocess]
 
@@ -105,3 +105,14 @@ def test_a_hard_time_limit_closes_the_job_as_lost() -> None:
         # The pool replaced the killed process; the next job runs (in public, as declared).
         assert platform_schema.apply_async(queue=worker.queue).get(timeout=20)["schema"] == "public"
     assert JobRun.objects.get(pk=run.pk).attempt == 1
+
+
+def test_worker_processes_commit_without_waiting_for_the_flush() -> None:
+    """JOBS_WORKER_SYNCHRONOUS_COMMIT=off (the default) in the pool; the test process itself
+    (like web and beat) keeps PostgreSQL's own setting."""
+    with PreforkWorker() as worker:
+        result = commit_mode.apply_async(queue=worker.queue)
+        assert result.get(timeout=20) == "off"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
