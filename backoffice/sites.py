@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -15,12 +16,38 @@ from django.urls import URLPattern, URLResolver, path, reverse
 from django_tenants.utils import schema_context
 
 from accounts.forms import ThrottledAuthenticationForm
+from backoffice.two_factor import (
+    token_match,
+    two_factor_enrolled,
+    two_factor_required,
+    two_factor_satisfied,
+)
 
 DashboardContext = Callable[[HttpRequest], dict[str, Any]]
 
 
 class StaffAuthenticationForm(ThrottledAuthenticationForm, AdminAuthenticationForm):
-    """The staff sign-in: throttled like the portal's (scope: public), staff only."""
+    """The staff sign-in: throttled like the portal's (scope: public), staff only, and with
+    the code of an authenticator app (or a recovery code) for everyone who enrolled one. A
+    wrong code counts as a failed sign-in."""
+
+    otp_token = forms.CharField(
+        label="Code", required=False, max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        help_text="From your authenticator app, or one of your recovery codes.",
+    )  # fmt: skip
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        super().confirm_login_allowed(user)
+        if not two_factor_enrolled(user):
+            return  # Viewers may go without; those who must are sent to enrol next
+        device = token_match(user, self.cleaned_data.get("otp_token") or "")
+        if device is None:
+            raise forms.ValidationError(
+                "Enter the current code of your authenticator app (or a recovery code).",
+                code="otp_invalid",
+            )
+        user.otp_device = device  # django-otp marks the session verified at login()
 
 
 class StaffAdminSite(admin.AdminSite):
@@ -48,7 +75,23 @@ class StaffAdminSite(admin.AdminSite):
         self._views.append(path(route, self.admin_view(view), name=name))
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
-        return [*self._views, *super().get_urls()]
+        from backoffice.two_factor_views import two_factor_setup
+
+        # Not behind admin_view: it is the page staff must pass before admin_view lets them in.
+        setup = path("two-factor/", two_factor_setup, name="two_factor_setup")
+        return [setup, *self._views, *super().get_urls()]
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return super().has_permission(request) and two_factor_satisfied(request.user)
+
+    def login(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        user = request.user
+        # Signed in with the password, must have a second factor, has none yet: enrol first.
+        if two_factor_required(user) and not two_factor_enrolled(user):
+            return HttpResponseRedirect(reverse("admin:two_factor_setup"))
+        return super().login(request, extra_context)
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         context = self._dashboard(request) if self._dashboard is not None else {}
@@ -61,6 +104,9 @@ class TenantAdminSite(admin.AdminSite):
     site_header = "SaaS backoffice"
     site_title = "Tenant admin"
     index_template = "admin/tenant_index.html"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return super().has_permission(request) and two_factor_satisfied(request.user)
 
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         context = super().each_context(request)

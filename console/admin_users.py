@@ -8,11 +8,14 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import User
 from backoffice.admin_base import AuditedAdminMixin
+from backoffice.services import audit_record_request
 from backoffice.sites import staff_site
+from backoffice.two_factor import two_factor_enrolled, two_factor_reset
 from tenants.models import Membership
 
 
@@ -30,7 +33,8 @@ class StaffUserAdmin(AuditedAdminMixin, UserAdmin):
     account by setting its password)."""
 
     inlines = [MembershipInline]
-    list_display = ["username", "email", "is_staff", "is_active", "last_login"]
+    list_display = ["username", "email", "is_staff", "two_factor", "is_active", "last_login"]
+    actions = ["two_factor_reset"]
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
     )
@@ -58,3 +62,20 @@ class StaffUserAdmin(AuditedAdminMixin, UserAdmin):
         if self._guards_staff(request, target):
             raise PermissionDenied
         return super().user_change_password(request, id, form_url)
+
+    @admin.display(description="Two-factor", boolean=True)
+    def two_factor(self, obj: User) -> bool:
+        return two_factor_enrolled(obj)
+
+    def has_two_factor_reset_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    @admin.action(
+        description="Reset two-factor sign-in (a lost phone: they enrol again)",
+        permissions=["two_factor_reset"],
+    )
+    def two_factor_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            removed = two_factor_reset(user)
+            audit_record_request(request, action="2fa.reset", obj=user, detail={"devices": removed})
+        self.message_user(request, f"Two-factor sign-in reset for {queryset.count()} account(s).")

@@ -56,6 +56,10 @@ SHARED_APPS = [
     "accounts",
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    # Staff two-factor sign-in (backoffice/two_factor.py): authenticator apps, recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django.contrib.admin",
     "django.contrib.messages",
     "django.contrib.staticfiles",
@@ -104,6 +108,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): signed in with a second factor in this session.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.TenantAccessMiddleware",
@@ -142,6 +148,8 @@ SESSION_ENGINE = "usersessions.engine"
 # limit beyond the normal expiry. Tenants set theirs on the tenant (admin).
 STAFF_SESSION_MAX_AGE_DAYS = env_int("STAFF_SESSION_MAX_AGE_DAYS", 0, minimum=0)
 LOGIN_URL = "portal:login"
+# The issuer shown in staff members' authenticator apps.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", f"Backoffice {BASE_DOMAIN}")
 # A path, not a URL name: "/" is the portal home on a tenant's domain and redirects to the
 # admin on the platform domain (the portal's names do not exist in the public URLconf).
 LOGIN_REDIRECT_URL = "/"

@@ -21,6 +21,7 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from backoffice.two_factor import two_factor_required
 from beat.scheduler import TenantScheduler
 from jobs.models import JobRun
 from saas.celery import app
@@ -45,7 +46,23 @@ def host_client(host: str, user: User | None = None) -> Client:
     if user is not None:
         client.force_login(user)
         connection_tenant_set(None)
+        if two_factor_required(user):
+            staff_verify(client, user)
     return client
+
+
+def staff_verify(client: Client, user: User) -> None:
+    """What signing in with a second factor leaves in the session (the real sign-in, code and
+    all, is tested in tests/backoffice/test_two_factor.py): for tests of what comes after."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    device = device or TOTPDevice.objects.create(user=user, name="tests", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    connection_tenant_set(None)
 
 
 def portal_client(tenant: Tenant, user: User | None = None) -> Client:
@@ -134,9 +151,7 @@ def session_keys(schema: str, **filters: Any) -> set[str]:
 def staff_client(username: str, group: str) -> Client:
     user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name=group))
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(user)
-    return client
+    return host_client("localhost", user)
 
 
 # --- Beat ------------------------------------------------------------------------------------------

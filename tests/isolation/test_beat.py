@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 
 from tenants.models import Tenant
 from tenants.services import tenant_status_set
-from tests.helpers import markers, periodic, scheduler, tenant_keys
+from tests.helpers import host_client, markers, periodic, scheduler, tenant_keys
 
 pytestmark = pytest.mark.usefixtures("live_db", "celery_worker")
 
@@ -74,7 +74,6 @@ def test_a_tenant_schedule_may_only_name_a_tenant_task() -> None:
 
 def test_run_now_in_a_tenant_admin_lands_on_the_job_and_runs_there() -> None:
     from django.contrib.auth.models import Group
-    from django.test import Client
 
     from accounts.models import User
     from backoffice.roles import OPERATORS
@@ -85,8 +84,7 @@ def test_run_now_in_a_tenant_admin_lands_on_the_job_and_runs_there() -> None:
         "live-runner", "runner@example.com", "pw-long-1!", is_staff=True
     )
     user.groups.add(Group.objects.get(name=OPERATORS))
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(user)
+    client = host_client("localhost", user)
     task = periodic("acme", "beat-now", 33, due=False)
     response = client.post(
         "/admin/t/acme/django_celery_beat/periodictask/",

@@ -93,9 +93,11 @@ def test_a_job_whose_whole_worker_was_killed_runs_again_long_before_the_visibili
 ):
     acme = _acme()
     first = PreforkWorker().start()
-    result = slow.apply_async((2, 75), tenant=acme, queue=first.queue)
-    wait_until(lambda: JobRun.objects.filter(task_id=result.id, state="running").exists())
-    first.kill_all()  # main process and pool: nothing records anything
+    try:
+        result = slow.apply_async((2, 75), tenant=acme, queue=first.queue)
+        wait_until(lambda: JobRun.objects.filter(task_id=result.id, state="running").exists())
+    finally:
+        first.kill_all()  # main process and pool: nothing records anything
     killed = time.monotonic()
     with PreforkWorker(queue=first.queue):  # a replacement (same name, as after a restart)
         while JobRun.objects.get(task_id=result.id).state != "succeeded":

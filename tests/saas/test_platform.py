@@ -234,13 +234,13 @@ def test_an_explicit_service_url_that_does_not_answer_is_a_clear_error(
 
 
 @pytest.mark.django_db
-def test_a_staff_sign_in_without_next_lands_on_the_admin(operator: User) -> None:
+def test_a_staff_sign_in_without_next_lands_on_the_admin(viewer: User) -> None:
     from django.test import Client
 
     from tests.helpers import PASSWORD
 
-    client = Client(HTTP_HOST="localhost")
-    response = client.post("/admin/login/", {"username": operator.username, "password": PASSWORD})
+    client = Client(HTTP_HOST="localhost")  # a viewer: no second factor to enrol first
+    response = client.post("/admin/login/", {"username": viewer.username, "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/"
     assert client.get("/").status_code == 302  # "/" on the platform domain: the admin
     assert client.get("/admin/").status_code == 200

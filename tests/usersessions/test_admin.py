@@ -15,7 +15,13 @@ from backoffice.models import AuditEntry
 from backoffice.roles import OPERATORS
 from jobs.models import JobRun
 from tenants.models import Tenant
-from tests.helpers import PASSWORD, make_user, session_keys, session_make, wait_for_state
+from tests.helpers import (
+    host_client,
+    make_user,
+    session_keys,
+    session_make,
+    wait_for_state,
+)
 
 LIST = "/admin/t/acme/usersessions/session/"
 
@@ -153,8 +159,7 @@ def test_the_maximum_age_is_edited_on_the_tenant_form_and_checked(
 def test_run_cleanup_now_lands_on_its_jobrun_with_the_counts(url: str) -> None:
     operator = make_user("live-olga", is_staff=True)
     operator.groups.add(Group.objects.get(name=OPERATORS))
-    client = Client(HTTP_HOST="localhost")
-    assert client.login(username="live-olga", password=PASSWORD)
+    client = host_client("localhost", operator)
     acme = Tenant.objects.get(slug="acme")
     Tenant.objects.filter(pk=acme.pk).update(session_max_age_days=14)
     session_make("acme", age=timedelta(days=15), expires_in=timedelta(days=1))

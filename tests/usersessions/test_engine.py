@@ -120,9 +120,9 @@ def test_without_a_policy_only_normal_expiry_applies(alice: User) -> None:
 
 
 @override_settings(STAFF_SESSION_MAX_AGE_DAYS=1)
-def test_the_staff_policy_applies_to_staff_sessions_in_every_admin(operator: User) -> None:
-    fresh = session_make("public", operator)
-    stale = session_make("public", operator, age=timedelta(days=2))
+def test_the_staff_policy_applies_to_staff_sessions_in_every_admin(viewer: User) -> None:
+    fresh = session_make("public", viewer)
+    stale = session_make("public", viewer, age=timedelta(days=2))
     for path in ("/admin/", "/admin/t/acme/"):
         client = host_client("localhost")
         client.cookies["sessionid"] = fresh
