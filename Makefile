@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-fast install lock services migrate seed bench down lint format clean
+.PHONY: up test test-fast install lock compose-check services migrate seed bench down lint format clean
 
 # Development machines and CI run tests and lint: the dev lock (runtime + dev pins, hashed).
 $(STAMP): requirements/dev.txt requirements/runtime.txt pyproject.toml
@@ -57,6 +57,10 @@ bench: services
 	$(PY) bench/task_overhead.py
 	$(PY) bench/beat_scale.py
 	$(PY) bench/sessions.py
+
+# What docker-compose.yml runs, without Docker, on a fresh database (DEBUG=0).
+compose-check: services
+	scripts/compose_check.sh
 
 down:
 	$(PY) scripts/devservices.py stop
