@@ -161,6 +161,10 @@ class TrackedTask(Task[P, R]):
     #: Attempts whose process died (lost) before the job is given up. Celery retries (errors
     #: the task itself reported) are bounded separately, by max_retries.
     max_attempts = 3
+    #: Run the body in one transaction with its "succeeded" record: exactly-once effect for the
+    #: job's database work, whatever kills it when. Off for jobs that commit in steps (the
+    #: session cleanup's batches); their bodies must be safe to run again.
+    atomic = False
     autoretry_for = TRANSIENT_ERRORS
     retry_backoff = 2
     # Bounded by the start-up check with every other delay (saas.checks, saas.E001).
@@ -256,6 +260,14 @@ class TrackedTask(Task[P, R]):
         log_token = current_tenant.set(tenant.slug)
         try:
             tenant_task_started.send(sender=type(self), task=self, tenant=tenant)
+            if self.atomic:
+                # The body's writes and the JobRun's "succeeded" commit together: a job is
+                # either done and recorded, or neither (a crash in between cannot exist), so a
+                # redelivery after the commit finds it final and does nothing.
+                with transaction.atomic():
+                    result = self.run(*args, **kwargs)
+                    self._record_end("succeeded", result=result)
+                return result
             result = self.run(*args, **kwargs)
         except JobSkipped as exc:
             self._record_end("skipped", result=exc.result, reason=str(exc))
@@ -267,6 +279,10 @@ class TrackedTask(Task[P, R]):
         except Ignore:
             raise
         except Exception as exc:
+            if self.atomic and isinstance(exc, TRANSIENT_ERRORS):
+                # The connection went at the commit (an error in the body itself has retried
+                # already): nothing was kept, so the job runs again.
+                raise self.retry(exc=exc) from exc
             # SoftTimeLimitExceeded included. Not BaseException: a SystemExit means the process
             # is being killed (hard time limit, shutdown) and the worker's main process records
             # the attempt (TrackedRequest); a "failed" written here would hide that.

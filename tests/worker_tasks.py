@@ -155,3 +155,11 @@ def commit_mode(self: Any) -> str:
         cursor.execute("SHOW synchronous_commit")
         row = cursor.fetchone()
     return str(row[0]) if row else ""
+
+
+@tenant_task(name="tests.worker_tasks.slow_atomic", atomic=True)
+def slow_atomic(self: Any, seconds: float, marker: int) -> dict[str, Any]:
+    """Writes its marker first, then takes its time: killed meanwhile, nothing is kept."""
+    IntervalSchedule.objects.create(every=marker, period="days")
+    time.sleep(seconds)
+    return {"schema": connection_schema()}

@@ -31,7 +31,7 @@ from tests.helpers import (
     wait_until,
 )
 from tests.prefork import PreforkWorker
-from tests.worker_tasks import progress_across_outage, record_schema, slow
+from tests.worker_tasks import progress_across_outage, record_schema, slow, slow_atomic
 
 pytestmark = pytest.mark.usefixtures("live_db")
 
@@ -200,3 +200,23 @@ def test_run_now_with_the_broker_down_answers_at_once_and_leaves_no_queued_job()
     assert time.monotonic() - started < 10
     assert response.status_code == 503 and b"job queue" in response.content
     assert not JobRun.objects.filter(task_name="tests.worker_tasks.record_schema").exists()
+
+
+def test_an_atomic_job_killed_after_its_write_keeps_nothing_and_runs_again_once() -> None:
+    """Its writes and its "succeeded" commit together: a kill in between keeps neither, the
+    next attempt does both, and a redelivery after that finds it done."""
+    acme = _acme()
+    with PreforkWorker() as worker:
+        result = slow_atomic.apply_async((2, 77), tenant=acme, queue=worker.queue)
+        wait_until(
+            lambda: JobRun.objects.filter(task_id=result.id, attempt=1, state="running").exists()
+        )
+        time.sleep(0.5)  # the marker is written (not committed)
+        worker.pool_children()[0].kill()
+        run = wait_for_state(result.id, "succeeded", "failed")
+        assert run.state == "succeeded" and run.attempt == 2
+        # A late duplicate of the message is a no-op.
+        again = slow_atomic.apply_async((2, 77), tenant=acme, queue=worker.queue, task_id=result.id)
+        time.sleep(1)
+        assert JobRun.objects.get(task_id=again.id).attempt == 2
+    assert markers("acme") == [77]
