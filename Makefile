@@ -57,6 +57,7 @@ bench: services
 	$(PY) bench/task_overhead.py
 	$(PY) bench/beat_scale.py
 	$(PY) bench/sessions.py
+	$(PY) bench/soak.py
 
 # What docker-compose.yml runs, without Docker, on a fresh database (DEBUG=0).
 compose-check: services
