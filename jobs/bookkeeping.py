@@ -28,6 +28,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F
 from django.utils import timezone
 
+from backoffice.services import audit_record
 from jobs.models import JobRun
 
 logger = logging.getLogger(__name__)
@@ -253,6 +254,10 @@ def jobrun_failed_before_start(
         .exclude(state__in=JobRun.FINAL_STATES)
         .update(**fields)
     )
+    audit_record(actor=None, action="job.refused", detail={
+        "task_id": task_id, "task": task_name, "reason": type(exc).__name__,
+        "message": str(exc)[:500], "tenant_id": tenant_id, "schema": schema_name[:63],
+    })  # fmt: skip
     if updated or JobRun.objects.filter(task_id=task_id).exists():
         return
     JobRun.objects.get_or_create(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from celery.utils import uuid
 
+from backoffice.models import AuditEntry
 from jobs.models import JobRun
 from saas.celery import app
 from tests.helpers import staff_client, wait_for_state
@@ -26,3 +27,5 @@ def test_a_raw_message_without_a_tenant_is_recorded_and_shown_in_operations() ->
     assert "Refused messages" in page
     assert "TenantMissing" in page and "TenantUnknown" in page
     assert JobRun.objects.filter(error_type__in=["TenantMissing", "TenantUnknown"]).count() == 2
+    refusals = AuditEntry.objects.filter(action="job.refused").order_by("id")
+    assert [e.detail["reason"] for e in refusals] == ["TenantMissing", "TenantUnknown"]

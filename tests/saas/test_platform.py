@@ -140,6 +140,21 @@ def test_a_visibility_timeout_shorter_than_a_delay_is_refused() -> None:
     assert [e.id for e in errors] == ["saas.E001"]
 
 
+@override_settings(JOBS_RETRY_BACKOFF_MAX_S=600, CELERY_MAX_TASK_DELAY_S=300)
+def test_a_retry_backoff_longer_than_the_longest_delay_is_refused() -> None:
+    errors = checks.celery_visibility_timeout_check(None)
+    assert [e.id for e in errors] == ["saas.E004"]
+
+
+def test_every_tracked_task_backs_off_within_the_checked_bound() -> None:
+    from jobs.base import TrackedTask
+
+    celery_app.loader.import_default_modules()
+    tracked = [t for t in celery_app.tasks.values() if isinstance(t, TrackedTask)]
+    assert tracked
+    assert all(t.retry_backoff_max <= settings.CELERY_MAX_TASK_DELAY_S for t in tracked)
+
+
 def test_the_visibility_check_passes_with_the_defaults() -> None:
     assert checks.celery_visibility_timeout_check(None) == []
 
