@@ -20,6 +20,8 @@ class ConsoleConfig(AppConfig):
     ]
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from backoffice.sites import staff_site
         from console import admin_users  # noqa: F401  (registers the people admin)
         from console.alerts import alerts_maybe_check
@@ -28,4 +30,4 @@ class ConsoleConfig(AppConfig):
 
         staff_site.dashboard_set(dashboard_context, "admin/console_index.html")
         staff_site.view_add("operations/", operations_view, "operations")
-        periodic_hook_register(alerts_maybe_check)
+        periodic_hook_register(alerts_maybe_check, lambda: settings.ALERTS_INTERVAL_S)
