@@ -47,10 +47,16 @@ def two_factor_verified(user: Any) -> bool:
 
 
 def two_factor_satisfied(user: Any) -> bool:
-    """May this signed-in staff member use the admin now?"""
-    if not two_factor_required(user) and not two_factor_enrolled(user):
-        return True  # a Viewer who did not enrol
-    return two_factor_verified(user)
+    """May this signed-in staff member use the admin now? Asked by every admin page, several
+    times: a verified session answers at once (no query), the rest is worked out once per
+    request (kept on the request's user object)."""
+    if two_factor_verified(user):
+        return True
+    optional = getattr(user, "_two_factor_optional", None)
+    if optional is None:  # a Viewer who did not enrol may go without
+        optional = not two_factor_required(user) and not two_factor_enrolled(user)
+        user._two_factor_optional = optional
+    return bool(optional)
 
 
 def token_match(user: Any, token: str) -> Any:
