@@ -20,7 +20,6 @@ import logging
 import time
 from typing import Any
 
-import redis
 from celery.beat import event_t
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connection
@@ -28,7 +27,6 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
 from django_tenants.utils import schema_context
-from kombu.exceptions import KombuError
 
 from beat import clock
 from beat.changelog import CHANGE_WINDOW, ChangeFloor
@@ -37,6 +35,7 @@ from beat.leadership import Hold, Leadership, SendDecision
 from beat.models import ScheduleChange, ScheduleSummary
 from beat.readmodel import summary_replace, summary_replace_all, summary_row, summary_run_record
 from jobs.api import is_tenant_task
+from jobs.errors import TRANSIENT_ERRORS
 from jobs.reconcile import jobs_reconcile
 from saas.periodic import periodic_hooks_run
 from schedules.models import CATCH_UP_DEFAULT
@@ -312,9 +311,7 @@ class TenantScheduler(DatabaseScheduler):
 
     def _send_failed(self, entry: TenantEntry, exc: Exception) -> None:
         self._leadership.send_forget(entry.key, entry.due_at())
-        if isinstance(
-            exc, DatabaseError | InterfaceError | redis.RedisError | KombuError | OSError
-        ):
+        if isinstance(exc, TRANSIENT_ERRORS):
             # The database or Redis is away: the run stays due and is tried again.
             logger.warning(
                 "beat: %s not sent (%r); retried in %ss", entry.key, exc, settings.BEAT_SEND_RETRY_S

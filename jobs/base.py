@@ -28,13 +28,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-import redis
 from celery import Task, current_task
 from celery.exceptions import Ignore, Reject, Retry
 from celery.utils import uuid
 from django.conf import settings
 from django.db import connection, transaction
-from kombu.exceptions import KombuError
 
 from jobs import bookkeeping
 from jobs.bookkeeping import StartDecision
@@ -58,6 +56,7 @@ from jobs.headers import (
 from jobs.signals import tenant_task_started
 from jobs.tenant_cache import tenant_lookup
 from saas.celery import queue_for
+from saas.errors import QUEUE_DOWN
 from saas.logcontext import current_tenant
 from tenants.context import connection_tenant, connection_tenant_set
 from tenants.models import Tenant
@@ -118,7 +117,7 @@ def _send_after_commit(send: Callable[[], Any], name: str, task_id: str) -> None
     the request that queued it is not failed for it."""
     try:
         send()
-    except (KombuError, redis.RedisError, OSError) as exc:
+    except QUEUE_DOWN as exc:
         logger.warning("%s[%s] queued but not sent (%r); the reconciler will send it",
                        name, task_id, exc)  # fmt: skip
 

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
-from django.db import InterfaceError, OperationalError
-from kombu.exceptions import OperationalError as KombuOperationalError
+from saas.errors import SERVICE_DOWN
 
-# Connection errors that a later attempt can get past. Anything else is a bug or bad input and
-# fails at once.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    OperationalError,
-    InterfaceError,
-    redis.ConnectionError,
-    KombuOperationalError,
-)
+# Connection errors that a later attempt can get past (the database or Redis away). Anything
+# else is a bug or bad input and fails at once.
+TRANSIENT_ERRORS = SERVICE_DOWN
 
 
 class TenantTaskError(Exception):

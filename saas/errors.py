@@ -13,8 +13,16 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-DATABASE_DOWN = (OperationalError, InterfaceError)
-QUEUE_DOWN = (redis.ConnectionError, redis.TimeoutError, KombuOperationalError, ConnectionError)
+# The errors that mean a service is away (and may come back), in one place: the 503 pages
+# here, the task framework's retries and requeues, beat's failed sends.
+DATABASE_DOWN: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+QUEUE_DOWN: tuple[type[Exception], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    KombuOperationalError,
+    ConnectionError,  # a refused or reset socket, before kombu wraps it
+)
+SERVICE_DOWN = DATABASE_DOWN + QUEUE_DOWN
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
