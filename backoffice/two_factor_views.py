@@ -53,6 +53,10 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             audit_record_request(request, action="2fa.enrol", obj=user)
     context = {
         **staff_site.each_context(request),
+        # Not in the admin yet (for those who must enrol): no menu of pages that would only
+        # send them back here.
+        "available_apps": [],
+        "is_nav_sidebar_enabled": False,
         "title": "Two-factor sign-in",
         "required": two_factor_required(user),
         "enrolled": two_factor_enrolled(user),

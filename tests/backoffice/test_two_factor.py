@@ -77,6 +77,11 @@ def test_signing_in_takes_the_apps_code_or_a_recovery_code_once() -> None:
     assert "current code of your authenticator app" in response.content.decode()
 
 
+def test_the_sign_in_page_asks_for_the_code() -> None:
+    page = Client(HTTP_HOST="localhost").get("/admin/login/").content.decode()
+    assert 'name="otp_token"' in page and 'autocomplete="one-time-code"' in page
+
+
 def test_a_viewer_may_sign_in_without_a_second_factor(viewer: User) -> None:
     client = Client(HTTP_HOST="localhost")
     client.post("/admin/login/", {"username": viewer.username, "password": PASSWORD})
