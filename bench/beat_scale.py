@@ -570,6 +570,7 @@ def main() -> None:
     edits = min(args.edits, args.tenants)
 
     bench_database_create(DB_NAME)
+    from jobs.transport import queue_depth
     from saas.env import redis_url_with_db
 
     os.environ["REDIS_URL"] = redis_url_with_db(
@@ -652,7 +653,7 @@ def main() -> None:
         print("  idle ticks measured", flush=True)
         change = bench.change_apply(schemas, edits)
         print("  edits applied", flush=True)
-        queued = {q: rc.client.llen(q) for q in ("short", "long")}
+        queued = {q: queue_depth(q, rc.client) for q in ("short", "long")}
         guard_kept = bool(rc.client.exists(GUARD_KEY))
 
         profile_text = ""

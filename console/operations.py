@@ -13,6 +13,7 @@ from django.utils import timezone
 from beat.leadership import beat_heartbeat
 from jobs.heartbeat import heartbeats_read
 from jobs.models import JobRun
+from jobs.transport import queue_depth
 from saas.celery import LONG_QUEUE, SHORT_QUEUE
 
 REFUSALS = ("TenantMissing", "TenantUnknown", "TenantMismatch")
@@ -39,12 +40,11 @@ class Operations:
 
 
 def queue_depths() -> dict[str, int | None]:
-    # The Redis transport keeps each queue as a list named after it.
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1)
     depths: dict[str, int | None] = {}
     for name in (SHORT_QUEUE, LONG_QUEUE):
         try:
-            depths[name] = int(client.llen(name))
+            depths[name] = queue_depth(name, client)
         except redis.RedisError:
             depths[name] = None
     return depths

@@ -55,6 +55,7 @@ from jobs.headers import (
 )
 from jobs.signals import tenant_task_started
 from jobs.tenant_cache import tenant_lookup
+from jobs.transport import RESEND_PRIORITY
 from saas.celery import queue_for
 from saas.errors import QUEUE_DOWN
 from saas.logcontext import current_tenant
@@ -101,6 +102,12 @@ def _running_task_ref() -> TenantRef | None:
     return {TENANT_ID: getattr(request, TENANT_ID), TENANT_SCHEMA: getattr(request, TENANT_SCHEMA)}
 
 
+def request_ref(request: Any) -> dict[str, Any]:
+    """The tenant headers a task's request carries, whatever they are (checked on arrival)."""
+    return {TENANT_ID: getattr(request, TENANT_ID, None),
+            TENANT_SCHEMA: getattr(request, TENANT_SCHEMA, None)}  # fmt: skip
+
+
 def _stamp(signature: Any, ref: Mapping[str, Any]) -> None:
     """Give a follow-up signature (chord body, link) a tenant unless it names one already."""
     options = getattr(signature, "options", None)
@@ -123,16 +130,24 @@ def _send_after_commit(send: Callable[[], Any], name: str, task_id: str) -> None
 
 
 @contextmanager
-def _requeue_on_lost_database() -> Iterator[None]:
+def _requeue_on_lost_database(task: TrackedTask[Any, Any]) -> Iterator[None]:
     """Before the body runs, a database that stays unreachable (past the bookkeeping's own
-    retries) puts the message back on its queue instead of failing it: nothing was done yet,
-    and an acknowledged message with no outcome would be a lost job."""
+    retries) sends the job again instead of failing it: nothing was done yet, and an
+    acknowledged message with no outcome would be a lost job. Sent again at the front of its
+    queue (the message itself, put back, would wait behind the backlog); if Redis will not take
+    it either, the message goes back to its queue."""
     try:
         yield
     except TRANSIENT_ERRORS as exc:
-        logger.warning("database unreachable before the task ran; message requeued: %r", exc)
+        logger.warning("database unreachable before the task ran; job sent again: %r", exc)
         time.sleep(REQUEUE_PAUSE_S)  # not a tight loop of deliveries while the outage lasts
-        raise Reject(exc, requeue=True) from exc
+        request = task.request
+        try:
+            task.resend(str(request.id), request.args, request.kwargs, ref=request_ref(request),
+                        queue=(request.delivery_info or {}).get("routing_key"))  # fmt: skip
+        except QUEUE_DOWN:
+            raise Reject(exc, requeue=True) from exc
+        raise Ignore() from exc  # acknowledged: the copy sent above is the job now
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -217,6 +232,18 @@ class TrackedTask(Task[P, R]):
             if recorded:  # never sent, and the caller hears so: the row would be a ghost
                 bookkeeping.jobrun_unsent(task_id=task_id)
             raise
+
+    def resend(
+        self, task_id: str, args: Any, kwargs: Any, *, ref: Mapping[str, Any], queue: str | None
+    ) -> None:
+        """Send a job that has its JobRun already once more, with the same id, ahead of every
+        first send (RESEND_PRIORITY): after a fault it runs next, not behind the backlog. Its
+        row is not written: the next attempt finds it, and the per-attempt guard makes a copy
+        that arrives twice a no-op."""
+        options: dict[str, Any] = {"priority": RESEND_PRIORITY, "headers": dict(ref)}
+        if queue:
+            options["queue"] = queue
+        Task.apply_async(self, tuple(args or ()), dict(kwargs or {}), task_id, **options)
 
     def _target_ref(
         self,
@@ -309,6 +336,9 @@ class TrackedTask(Task[P, R]):
                     # The database stayed away: send the retry anyway. Its attempt finds the
                     # row still running and records this one as lost.
                     logger.warning("%s[%s]: retry not recorded", self.name, self.request.id)
+        # A retry is work already under way: it goes ahead of the first sends (its eta, if
+        # any, is kept by the worker that takes it).
+        kwargs.setdefault("priority", RESEND_PRIORITY)
         return super().retry(*args, **kwargs)
 
     def _record_end(self, state: str, **fields: Any) -> None:
@@ -379,7 +409,7 @@ class TenantTask(TrackedTask[P, R]):
         if request.called_directly:
             # A plain function call: it runs in the caller's schema, like any function.
             return self.run(*args, **kwargs)
-        with _requeue_on_lost_database():
+        with _requeue_on_lost_database(self):
             tenant = self._admit(request)
             self._open(request)
         return self._run_in(tenant, request, args, kwargs)
@@ -456,6 +486,6 @@ class PlatformTask(TrackedTask[P, R]):
         if request.called_directly:
             return self.run(*args, **kwargs)
         public = Tenant(schema_name=settings.PUBLIC_SCHEMA_NAME, slug=settings.PUBLIC_SCHEMA_NAME)
-        with _requeue_on_lost_database():
+        with _requeue_on_lost_database(self):
             self._open(request)
         return self._run_in(public, request, args, kwargs)

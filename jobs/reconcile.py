@@ -27,7 +27,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
@@ -144,9 +143,7 @@ def _resend(run: JobRun) -> bool:
         bookkeeping.jobrun_lost(
             task_id=run.task_id, reason="worker gone (no heartbeat); re-sent", final=False
         )
-    options: dict[str, Any] = {"queue": run.queue} if run.queue else {}
-    if run.tenant_id is not None:
-        options["tenant"] = {TENANT_ID: run.tenant_id, TENANT_SCHEMA: run.schema_name}
     assert isinstance(task, TrackedTask)
-    task.apply_async(run.args, run.kwargs, run.task_id, **options)
+    task.resend(run.task_id, run.args, run.kwargs, queue=run.queue or None,
+                ref={TENANT_ID: run.tenant_id, TENANT_SCHEMA: run.schema_name})  # fmt: skip
     return True

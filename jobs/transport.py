@@ -19,6 +19,10 @@ import redis
 from django.conf import settings
 from kombu.transport.redis import PRIORITY_STEPS, Channel
 
+# With Redis, priority 0 is served first. First sends use CELERY_TASK_DEFAULT_PRIORITY (a step
+# lower); a job sent again after a fault uses this one, so it runs next instead of waiting
+# behind the backlog its first send joined.
+RESEND_PRIORITY = 0
 UNACKED = Channel.unacked_key
 UNACKED_INDEX = Channel.unacked_index_key
 SCAN_CHUNK = 1000
@@ -46,6 +50,12 @@ def _task_id(raw: bytes | str | dict[str, Any]) -> str | None:
 
 def _queue_keys(queue: str) -> list[str]:
     return [queue if step == 0 else f"{queue}{Channel.sep}{step}" for step in PRIORITY_STEPS]
+
+
+def queue_depth(queue: str, client: redis.Redis | None = None) -> int:
+    """Messages waiting in a queue, over all its priority lists."""
+    client = client or _client()
+    return sum(int(client.llen(key)) for key in _queue_keys(queue))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from typing import Any
 from celery.worker.request import Request
 
 from jobs import bookkeeping
+from jobs.base import TrackedTask
+from jobs.headers import TENANT_ID, TENANT_SCHEMA
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +31,34 @@ class TrackedRequest(Request):
             and getattr(self.task, "track", False)
             and not getattr(self, "_already_revoked", False)
         ):
-            # Before super(): it requeues the message, and the next attempt may start at once.
+            # Before the job goes out again: the next attempt may start at once.
             _record(bookkeeping.jobrun_lost, task_id=self.id,
                     reason=f"worker process lost: {exc!r}"[:300], final=False)  # fmt: skip
+            if self.task.acks_late and self._resend():
+                # Sent again at the front of its queue; super() then finds the message
+                # acknowledged and does not put it back (at the back of the backlog).
+                self.acknowledge()
         # Always reached: a message left neither acknowledged nor rejected would wedge the
         # worker (it answers pings but takes no more jobs).
         return super().on_failure(
             exc_info, send_failed_event=send_failed_event, return_ok=return_ok
         )
+
+    def _resend(self) -> bool:
+        headers = self.request_dict
+        task = self.task
+        assert isinstance(task, TrackedTask)  # checked by the caller: track is TrackedTask's
+        try:
+            task.resend(
+                self.id, self.args, self.kwargs,
+                ref={TENANT_ID: headers.get(TENANT_ID), TENANT_SCHEMA: headers.get(TENANT_SCHEMA)},
+                queue=(self.delivery_info or {}).get("routing_key"),
+            )  # fmt: skip
+        except Exception:
+            # Redis away too: super() puts the message back, or the reconciler sends it.
+            logger.exception("main process: lost job %s not sent again", self.id)
+            return False
+        return True
 
     def on_timeout(self, soft: bool, timeout: float) -> None:
         super().on_timeout(soft, timeout)

@@ -252,6 +252,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 CELERY_BROKER_CONNECTION_MAX_RETRIES = env_int("CELERY_BROKER_CONNECTION_MAX_RETRIES", 100)
 # Two queues: a long report or backup never occupies the worker that serves short jobs.
 CELERY_TASK_DEFAULT_QUEUE = "short"
+# First sends go one priority step down (with Redis, 0 is served first): a job sent again after
+# a fault (a killed process, a lost connection, the reconciler) goes out at
+# jobs.transport.RESEND_PRIORITY and runs next, not behind the whole backlog.
+CELERY_TASK_DEFAULT_PRIORITY = 3
 
 # Task framework (jobs/).
 TENANT_CACHE_TTL_S = env_int("TENANT_CACHE_TTL_S", 2, minimum=0)  # status changes seen within

@@ -20,6 +20,7 @@ from django.conf import settings
 from backoffice.roles import OPERATORS
 from jobs.models import JobRun
 from jobs.reconcile import jobs_reconcile
+from jobs.transport import queue_depth
 from tenants.models import Tenant
 from tests.helpers import (
     backends_terminate,
@@ -162,7 +163,7 @@ def test_after_a_flushall_200_queued_jobs_are_all_done_exactly_once(private_redi
             for i in range(200)
         ]
         client = redis.Redis.from_url(broker)
-        assert client.llen(queue) == 200
+        assert queue_depth(queue, client) == 200
         client.flushall()  # every message, binding and delivery gone
         time.sleep(settings.JOBS_RECONCILE_GRACE_S + 0.5)
         resent: list[str] = []

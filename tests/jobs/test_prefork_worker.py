@@ -68,6 +68,28 @@ def test_a_killed_pool_child_is_requeued_at_once_and_completes_once() -> None:
     assert "worker process lost" in run.attempts[0]["error"]
 
 
+def test_a_killed_pool_childs_job_runs_next_not_behind_the_backlog() -> None:
+    acme = Tenant.objects.get(slug="acme")
+    with PreforkWorker() as worker:
+        hit = slow.apply_async((2, 504), tenant=acme, queue=worker.queue)
+        backlog = [
+            slow.apply_async((0.1, 600 + i), tenant=acme, queue=worker.queue).id
+            for i in range(15)
+        ]
+        wait_for_state(hit.id, "running")
+        time.sleep(0.3)
+        (child,) = worker.pool_children()
+        os.kill(child.pid, signal.SIGKILL)
+        run = wait_for_state(hit.id, "succeeded")
+        for task_id in backlog:
+            wait_for_state(task_id, "succeeded")
+    assert run.attempt == 2 and completions("acme", 504) == 1
+    ahead = JobRun.objects.filter(task_id__in=backlog, started_at__lt=run.started_at).count()
+    # The one message the worker had prefetched may go first; the other 14 wait for it. Put
+    # back on its queue (Celery's own requeue), it would have run after all 15.
+    assert ahead <= 1, f"{ahead} of the backlog ran before the killed job's second attempt"
+
+
 def test_a_killed_main_process_is_redelivered_after_the_visibility_timeout() -> None:
     short_timeouts = {
         "CELERY_VISIBILITY_TIMEOUT_S": "4", "CELERY_MAX_TASK_DELAY_S": "2",
