@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-fast install lock compose-check services migrate seed bench down lint format clean
+.PHONY: up test test-fast browser install lock compose-check services migrate seed bench down lint format clean
 
 # Development machines and CI run tests and lint: the dev lock (runtime + dev pins, hashed).
 $(STAMP): requirements/dev.txt requirements/runtime.txt pyproject.toml
@@ -36,7 +36,11 @@ services: install
 up: install
 	$(PY) scripts/stack.py
 
-test: services
+# Chromium for the browser tests (tests/browser): found, or installed (scripts/browser.py).
+browser: install
+	$(PY) scripts/browser.py ensure
+
+test: services browser
 	$(PY) -m pytest
 
 # The quick loop: everything but the real-worker and subprocess tests.

@@ -73,8 +73,7 @@ def test_a_killed_pool_childs_job_runs_next_not_behind_the_backlog() -> None:
     with PreforkWorker() as worker:
         hit = slow.apply_async((2, 504), tenant=acme, queue=worker.queue)
         backlog = [
-            slow.apply_async((0.1, 600 + i), tenant=acme, queue=worker.queue).id
-            for i in range(15)
+            slow.apply_async((0.1, 600 + i), tenant=acme, queue=worker.queue).id for i in range(15)
         ]
         wait_for_state(hit.id, "running")
         time.sleep(0.3)
