@@ -221,3 +221,25 @@ def test_an_atomic_job_killed_after_its_write_keeps_nothing_and_runs_again_once(
         time.sleep(1)
         assert JobRun.objects.get(task_id=again.id).attempt == 2
     assert markers("acme") == [77]
+
+
+def test_a_retry_is_sent_even_when_the_database_is_gone_at_that_moment() -> None:
+    """Seen in the soak: a job's retry, sent while its connection had just died, wrote the
+    JobRun again on the dead connection; Celery turned the error into a dropped message and the
+    job was lost. The retry of a running job needs no database: its row exists."""
+    from django.db import connection
+
+    acme = _acme()
+    first = record_schema.apply_async((91,), tenant=acme, queue=f"gone-{uuid.uuid4().hex[:8]}")
+    queue = JobRun.objects.get(task_id=first.id).queue
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete(*[f"{queue}\x06\x16{p}" for p in (0, 3, 6, 9)], queue)
+    record_schema.push_request(id=first.id, tenant_id=acme.pk, tenant_schema=acme.schema_name,
+                               delivery_info={"routing_key": queue})  # fmt: skip
+    try:
+        with connections_refused():
+            connection.close()  # this process's connection is gone, and none can be opened
+            record_schema.apply_async((91,), task_id=first.id, tenant=acme, queue=queue)
+    finally:
+        record_schema.pop_request()
+    assert queue_depth(queue, client) == 1  # sent, without a database
