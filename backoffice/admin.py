@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
+from unfold.admin import ModelAdmin
 
 from backoffice.admin_base import AuditedAdminMixin, ReadOnlyAdminMixin
 from backoffice.models import AuditEntry
@@ -12,12 +13,12 @@ from backoffice.sites import staff_site
 
 
 @admin.register(Group, site=staff_site)
-class StaffGroupAdmin(AuditedAdminMixin, GroupAdmin):
+class StaffGroupAdmin(AuditedAdminMixin, GroupAdmin, ModelAdmin):
     pass
 
 
 @admin.register(AuditEntry, site=staff_site)
-class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["at", "actor_username", "action", "tenant_slug", "object_type", "object_repr"]
     list_filter = ["action", "tenant_slug", "object_type"]
     search_fields = ["actor_username", "tenant_slug", "object_repr", "action"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
 from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
+from unfold.admin import ModelAdmin
 
 from backoffice.models import AuditEntry
 from backoffice.services import audit_record_request
@@ -65,7 +65,7 @@ class AuditedAdminMixin:
         return TemplateResponse(request, "admin/backoffice/audit_history.html", context)
 
 
-class AuditedModelAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class AuditedModelAdmin(AuditedAdminMixin, ModelAdmin):
     pass
 
 

@@ -9,11 +9,12 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, URLResolver, path, reverse
 from django_tenants.utils import schema_context
+from unfold.forms import AuthenticationForm as UnfoldAuthenticationForm
+from unfold.sites import UnfoldAdminSite
+from unfold.widgets import BASE_INPUT_CLASSES
 
 from accounts.forms import ThrottledAuthenticationForm
 from backoffice.two_factor import (
@@ -26,14 +27,15 @@ from backoffice.two_factor import (
 DashboardContext = Callable[[HttpRequest], dict[str, Any]]
 
 
-class StaffAuthenticationForm(ThrottledAuthenticationForm, AdminAuthenticationForm):
+class StaffAuthenticationForm(ThrottledAuthenticationForm, UnfoldAuthenticationForm):
     """The staff sign-in: throttled like the portal's (scope: public), staff only, and with
     the code of an authenticator app (or a recovery code) for everyone who enrolled one. A
     wrong code counts as a failed sign-in."""
 
     otp_token = forms.CharField(
         label="Code", required=False, max_length=32,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                      "class": " ".join(BASE_INPUT_CLASSES)}),
         help_text="From your authenticator app, or one of your recovery codes.",
     )  # fmt: skip
 
@@ -50,7 +52,24 @@ class StaffAuthenticationForm(ThrottledAuthenticationForm, AdminAuthenticationFo
         user.otp_device = device  # django-otp marks the session verified at login()
 
 
-class StaffAdminSite(admin.AdminSite):
+class DashboardSiteMixin:
+    """An index page that is a dashboard, plugged in from above (the console app, in its
+    ready()): the sites below cannot import what the dashboard reads."""
+
+    _dashboard: DashboardContext | None = None
+    index_template: str | None
+
+    def dashboard_set(self, context: DashboardContext, template: str) -> None:
+        """The index page: `template`, with what `context(request)` returns."""
+        self._dashboard = context
+        self.index_template = template
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        context = self._dashboard(request) if self._dashboard is not None else {}
+        return super().index(request, {**context, **(extra_context or {})})  # type: ignore[misc]
+
+
+class StaffAdminSite(DashboardSiteMixin, UnfoldAdminSite):
     """The platform admin. Every app registers its models here; the dashboard and cross-app
     pages, which sit above every app, plug in through `dashboard_set` and `view_add` (the
     console app does, in its ready())."""
@@ -62,13 +81,7 @@ class StaffAdminSite(admin.AdminSite):
 
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
-        self._dashboard: DashboardContext | None = None
         self._views: list[URLPattern] = []
-
-    def dashboard_set(self, context: DashboardContext, template: str) -> None:
-        """The index page: `template`, with what `context(request)` returns."""
-        self._dashboard = context
-        self.index_template = template
 
     def view_add(self, route: str, view: Callable[..., HttpResponse], name: str) -> None:
         """A page of the admin (behind its sign-in and staff check), named `admin:<name>`."""
@@ -93,13 +106,11 @@ class StaffAdminSite(admin.AdminSite):
             return HttpResponseRedirect(reverse("admin:two_factor_setup"))
         return super().login(request, extra_context)
 
-    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        context = self._dashboard(request) if self._dashboard is not None else {}
-        return super().index(request, {**context, **(extra_context or {})})
 
-
-class TenantAdminSite(admin.AdminSite):
+class TenantAdminSite(DashboardSiteMixin, UnfoldAdminSite):
     """Everything registered here lives in a tenant schema and is only reachable in its scope."""
+
+    settings_name = "UNFOLD_TENANT"
 
     site_header = "SaaS backoffice"
     site_title = "Tenant admin"

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
 
 from backoffice.admin_base import ReadOnlyAdminMixin
 from backoffice.sites import staff_site
@@ -34,7 +35,7 @@ class TenantSchemaFilter(admin.SimpleListFilter):
 
 
 @admin.register(ScheduleSummary, site=staff_site)
-class ScheduleSummaryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ScheduleSummaryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["tenant_cell", "name_cell", "task", "schedule", "enabled", "last_run_at",
                     "next_run_at", "missed_runs"]  # fmt: skip
     list_display_links = None

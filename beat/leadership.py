@@ -123,6 +123,15 @@ class Leadership:
             logger.warning("beat: send guard of %s at %s not released", key, due)
 
 
+def beat_leader() -> str | None:
+    """Who leads beat now (host:pid:token), or None (no leader, or Redis unreachable)."""
+    try:
+        value = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1).get(LEADER_KEY)
+    except redis.RedisError:
+        return None
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def beat_heartbeat() -> str | None:
     """When the beat leader last renewed its lock (ISO time), or None."""
     try:

@@ -13,6 +13,7 @@ from django.db.models import Count, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponseRedirect
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin, TabularInline
 
 from backoffice.admin_base import AuditedAdminMixin
 from backoffice.services import audit_record_request
@@ -34,12 +35,12 @@ from tenants.services import (
 from usersessions.tasks import sessions_cleanup_task
 
 
-class DomainInline(admin.TabularInline):
+class DomainInline(TabularInline):
     model = Domain
     extra = 0
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TabularInline):
     model = Membership
     fk_name = "tenant"
     extra = 0
@@ -49,7 +50,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Tenant, site=staff_site)
-class TenantAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class TenantAdmin(AuditedAdminMixin, ModelAdmin):
     list_display = ["name", "slug", "status", "timezone", "domain_link", "members", "open_admin"]
     list_filter = ["status", "timezone"]
     search_fields = ["name", "slug", "domains__domain"]

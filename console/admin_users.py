@@ -10,6 +10,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from accounts.models import User
 from backoffice.admin_base import AuditedAdminMixin
@@ -19,7 +21,7 @@ from backoffice.two_factor import two_factor_enrolled, two_factor_reset
 from tenants.models import Membership
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TabularInline):
     model = Membership
     fk_name = "user"
     extra = 0
@@ -27,7 +29,11 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User, site=staff_site)
-class StaffUserAdmin(AuditedAdminMixin, UserAdmin):
+class StaffUserAdmin(AuditedAdminMixin, UserAdmin, ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+
     """People. Operators manage tenant users; only superusers touch staff accounts, roles and
     permissions (an operator could otherwise make themselves superuser, or take over a staff
     account by setting its password)."""

@@ -22,12 +22,16 @@ class ConsoleConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from backoffice.sites import staff_site
+        from backoffice.sites import staff_site, tenant_site
         from console import admin_users  # noqa: F401  (registers the people admin)
         from console.alerts import alerts_maybe_check
-        from console.dashboard import dashboard_context, operations_view
+        from console.dashboard import dashboard_context, operations_view, tenant_dashboard_context
+        from console.queue_history import SAMPLE_EVERY_S, queue_depths_sample
         from saas.periodic import periodic_hook_register
 
         staff_site.dashboard_set(dashboard_context, "admin/console_index.html")
+        tenant_site.dashboard_set(tenant_dashboard_context, "admin/tenant_index.html")
         staff_site.view_add("operations/", operations_view, "operations")
         periodic_hook_register(alerts_maybe_check, lambda: settings.ALERTS_INTERVAL_S)
+        # The dashboard's queue chart: one sample a minute, whichever process takes it.
+        periodic_hook_register(queue_depths_sample, lambda: SAMPLE_EVERY_S / 2)

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
 
 from backoffice.admin_base import ReadOnlyAdminMixin
 from backoffice.services import audit_record_request
@@ -58,7 +59,7 @@ class TenantSlugFilter(admin.SimpleListFilter):
 
 
 @admin.register(JobRun, site=staff_site)
-class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class JobRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Job history: read-only (operators act through the actions below; rows are pruned by the
     platform job after JOBRUN_RETENTION_DAYS)."""
 

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -39,37 +40,70 @@ def held_task_ids() -> set[str]:
     return set(state.requests) | {request.id for request in list(state.active_requests)}
 
 
-def heartbeat_write(hostname: str, held: Iterable[str], client: redis.Redis | None = None) -> None:
-    body = json.dumps({"at": time.time(), "held": sorted(held)})
+@dataclass(frozen=True)
+class WorkerBeat:
+    """What a live worker said in its last heartbeat."""
+
+    hostname: str
+    at: float
+    held: frozenset[str]
+    queues: tuple[str, ...] = ()
+    concurrency: int | None = None
+
+
+def heartbeat_write(
+    hostname: str,
+    held: Iterable[str],
+    client: redis.Redis | None = None,
+    *,
+    queues: Iterable[str] = (),
+    concurrency: int | None = None,
+) -> None:
+    body = json.dumps({"at": time.time(), "held": sorted(held), "queues": sorted(queues),
+                       "concurrency": concurrency})  # fmt: skip
     (client or _client()).set(KEY_PREFIX + hostname, body, ex=settings.JOBS_HEARTBEAT_TTL_S)
 
 
-def heartbeats_read(client: redis.Redis | None = None) -> dict[str, set[str]]:
-    """Live workers (hostname) and the task ids each holds."""
+def workers_read(client: redis.Redis | None = None) -> list[WorkerBeat]:
+    """Live workers, by hostname."""
     client = client or _client()
     keys = list(client.scan_iter(match=KEY_PREFIX + "*", count=1000))
-    alive: dict[str, set[str]] = {}
+    workers = []
     for key, value in zip(keys, client.mget(keys) if keys else [], strict=True):
         if value is None:
             continue  # expired between SCAN and MGET
         name = (key.decode() if isinstance(key, bytes) else str(key))[len(KEY_PREFIX) :]
-        alive[name] = set(json.loads(value)["held"])
-    return alive
+        body = json.loads(value)
+        workers.append(WorkerBeat(
+            hostname=name, at=float(body["at"]), held=frozenset(body["held"]),
+            queues=tuple(body.get("queues") or ()), concurrency=body.get("concurrency"),
+        ))  # fmt: skip
+    return sorted(workers, key=lambda worker: worker.hostname)
+
+
+def heartbeats_read(client: redis.Redis | None = None) -> dict[str, set[str]]:
+    """Live workers (hostname) and the task ids each holds."""
+    return {worker.hostname: set(worker.held) for worker in workers_read(client)}
 
 
 class Heartbeat(threading.Thread):
     """The thread in a worker's main process (started by `heartbeat_start`)."""
 
-    def __init__(self, hostname: str) -> None:
+    def __init__(
+        self, hostname: str, queues: Iterable[str] = (), concurrency: int | None = None
+    ) -> None:
         super().__init__(name="saas-worker-heartbeat", daemon=True)
         self.hostname = hostname
+        self.queues = tuple(queues)
+        self.concurrency = concurrency
         self.stopping = threading.Event()
 
     def run(self) -> None:
         client = _client()
         while not self.stopping.is_set():
             try:
-                heartbeat_write(self.hostname, held_task_ids(), client)
+                heartbeat_write(self.hostname, held_task_ids(), client, queues=self.queues,
+                                concurrency=self.concurrency)  # fmt: skip
             except Exception:  # Redis away: the next beat tries again; never kill the thread
                 logger.warning("worker heartbeat not written", exc_info=True)
             periodic_hooks_run()  # e.g. the alert rules, when it is this process's turn
@@ -86,11 +120,23 @@ def heartbeat_start(sender: Any = None, **kwargs: Any) -> None:
     """`worker_ready` receiver (JobsConfig.ready); the sender is the worker's consumer (the
     tests' in-thread worker passes it as `consumer`)."""
     global _heartbeat
-    hostname = getattr(kwargs.get("consumer", sender), "hostname", None)
+    consumer = kwargs.get("consumer", sender)
+    hostname = getattr(consumer, "hostname", None)
     if hostname is None or _heartbeat is not None:
         return
-    _heartbeat = Heartbeat(hostname)
+    _heartbeat = Heartbeat(hostname, *_consumer_shape(consumer))
     _heartbeat.start()
+
+
+def _consumer_shape(consumer: Any) -> tuple[list[str], int | None]:
+    """The queues a worker consumes and its pool size, for the dashboard (best effort: the
+    heartbeat itself never depends on them)."""
+    try:
+        queues = [queue.name for queue in consumer.task_consumer.queues]
+    except AttributeError:
+        queues = []
+    concurrency = getattr(getattr(consumer, "controller", None), "concurrency", None)
+    return queues, concurrency if isinstance(concurrency, int) else None
 
 
 def heartbeat_stop(sender: Any = None, **kwargs: Any) -> None:

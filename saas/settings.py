@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from celery.schedules import crontab
 
@@ -60,6 +61,11 @@ SHARED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # The admin's theme (both admin sites); before django.contrib.admin so its templates win.
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.import_export",
     "django.contrib.admin",
     "django.contrib.messages",
     "django.contrib.staticfiles",
@@ -167,6 +173,31 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# The admin's theme, django-unfold (docs/architecture.md, "The admin"). Two settings, one per
+# admin site (backoffice/sites.py): the sidebars differ, the look is the same.
+UNFOLD: dict[str, Any] = {
+    "SITE_TITLE": "Backoffice",
+    "SITE_HEADER": "SaaS backoffice",
+    "SITE_SUBHEADER": "Platform",
+    "SITE_SYMBOL": "hub",
+    "SITE_URL": "/admin/",
+    "SHOW_VIEW_ON_SITE": False,  # tenant pages open through their own links, never "View site"
+    "SHOW_HISTORY": True,
+    "BORDER_RADIUS": "6px",
+    "STYLES": ["/static/console/admin.css"],
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "console.navigation.platform_sidebar",
+    },
+}
+UNFOLD_TENANT = {
+    **UNFOLD,
+    "SITE_SUBHEADER": "Tenant admin",
+    "SITE_SYMBOL": "apartment",
+    "SIDEBAR": {**UNFOLD["SIDEBAR"], "navigation": "console.navigation.tenant_sidebar"},
+}
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 CACHES = {

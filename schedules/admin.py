@@ -27,6 +27,7 @@ from django_celery_beat.models import (
     PeriodicTask,
     SolarSchedule,
 )
+from unfold.admin import ModelAdmin
 
 from backoffice.admin_base import AuditedAdminMixin
 from backoffice.services import audit_record_request
@@ -79,7 +80,7 @@ def _row_problem(task: PeriodicTask) -> str | None:
     return problem
 
 
-class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class PeriodicTaskAdmin(AuditedAdminMixin, ModelAdmin):
     form = ScheduleForm
     change_form_template = "admin/schedules/periodictask_change_form.html"
     list_display = ["name", "enabled", "task_short", "schedule_words", "next_run", "last_run", "problem",

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from unfold.admin import ModelAdmin
 
 from accounts.models import User
 from backoffice.admin_base import ReadOnlyAdminMixin
@@ -58,7 +59,7 @@ def _schema(request: HttpRequest) -> str:
     return tenant.schema_name if tenant is not None else settings.PUBLIC_SCHEMA_NAME
 
 
-class SessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SessionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["user", "ip_address", "device", "created_at", "expire_date"]
     list_display_links = None
     list_filter = [SessionStateFilter]

@@ -31,10 +31,6 @@ from tests.helpers import PASSWORD
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-# Playwright's sync API keeps an event loop in this thread; Django refuses ORM calls from a
-# thread with a running loop unless told the caller knows (tests only: the ORM calls here are
-# fixtures and checks, never inside the loop's callbacks).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 
 def chromium_path() -> str:
@@ -76,19 +72,26 @@ def server(django_db_setup: None, django_db_blocker: Any) -> Iterator[Server]:
 
 
 @pytest.fixture(autouse=True)
-def _committed_data(live_db: None) -> None:
+def _committed_data(browser: Browser, live_db: None) -> None:
     """Browser tests write committed rows (the server thread reads them): cleaned around each."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(),
-            args=CHROMIUM_ARGS,
-        )
-        yield launched
-        launched.close()
+    # Playwright's sync API keeps an event loop in this thread while it runs; Django refuses
+    # ORM calls from such a thread unless told the caller knows (the ORM calls here are
+    # fixtures and checks, never inside the loop's callbacks). Only while the browser tests
+    # run: the variable must not reach the rest of the suite (`check --deploy` refuses it).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(
+                executable_path=chromium_path(), args=CHROMIUM_ARGS
+            )
+            yield launched
+            launched.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture

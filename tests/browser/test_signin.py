@@ -14,7 +14,7 @@ def test_an_operator_signs_in_with_username_password_and_authenticator_code(
 ) -> None:
     staff_sign_in(page, server, operator_staff)
     expect(page).to_have_url(server.url("/admin/"))
-    expect(page.get_by_role("heading", name="Platform")).to_be_visible()
+    expect(page.get_by_role("heading", name="Platform dashboard")).to_be_visible()
 
 
 def test_an_operator_without_the_code_is_not_let_in(

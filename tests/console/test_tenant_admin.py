@@ -139,7 +139,7 @@ def test_tenants_cannot_be_deleted_from_the_admin(operator_client: Client, acme:
 
 def test_the_dashboard_counts_tenants_and_shows_staff_activity(operator_client: Client) -> None:
     body = operator_client.get("/admin/").content.decode()
-    assert "Recent staff activity" in body and "Active" in body
+    assert "Recent staff activity" in body and "Tenants active" in body
 
 
 def test_non_staff_cannot_enter_the_admin(public_client: Client, alice: User) -> None:

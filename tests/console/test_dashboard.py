@@ -1,0 +1,135 @@
+"""The platform dashboard: its figures link to the lists behind them, its query count does not
+grow with the number of tenants, and the queue-depth history is sampled once a minute."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from beat.models import ScheduleSummary
+from console.dashboard import jobs_by_hour_chart
+from console.queue_history import HISTORY_KEY, queue_depths_history, queue_depths_sample
+from jobs.models import JobRun
+from tenants.models import Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def tenants_add(count: int) -> None:
+    """Tenant rows with their jobs and schedules (no schemas: the dashboard reads public)."""
+    start = Tenant.objects.count()
+    now = timezone.now()
+    tenants = Tenant.objects.bulk_create(
+        Tenant(name=f"T{i}", slug=f"t-{i}", schema_name=f"t_{i}", status="active")
+        for i in range(start, start + count)
+    )
+    JobRun.objects.bulk_create(
+        JobRun(task_id=f"dash-{t.pk}-{n}", task_name="x.y", tenant=t, tenant_slug=t.slug,
+               schema_name=t.schema_name, state=state, queued_at=now - timedelta(hours=n),
+               finished_at=now - timedelta(hours=n))
+        for t in tenants for n, state in ((1, "succeeded"), (2, "failed"), (30, "lost"))
+    )  # fmt: skip
+    ScheduleSummary.objects.bulk_create(
+        ScheduleSummary(tenant=t, schema_name=t.schema_name, name="nightly", task="x.y",
+                        schedule="0 3 * * *", enabled=True, refreshed_at=now,
+                        next_run_at=now + timedelta(hours=1))
+        for t in tenants
+    )  # fmt: skip
+
+
+def dashboard_queries(client: Client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/admin/")
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_the_dashboard_makes_as_many_queries_at_1000_tenants_as_at_10(
+    operator_client: Client,
+) -> None:
+    tenants_add(10)
+    dashboard_queries(operator_client)  # first request: per-process caches fill
+    at_10 = dashboard_queries(operator_client)
+    tenants_add(990)
+    at_1000 = dashboard_queries(operator_client)
+    assert at_10 == at_1000, f"{at_10} queries at 10 tenants, {at_1000} at 1,000"
+
+
+def test_every_figure_links_to_the_list_behind_it(operator_client: Client) -> None:
+    tenants_add(3)
+    response = operator_client.get("/admin/")
+    html = response.content.decode()
+    assert "/admin/tenants/tenant/?status__exact=active" in html
+    assert "/admin/jobs/jobrun/?state__exact=failed&amp;queued_at__gte=" in html
+    # the links answer: the lists accept the filters the dashboard writes
+    assert operator_client.get("/admin/tenants/tenant/?status__exact=active").status_code == 200
+    since = (timezone.now() - timedelta(hours=24)).isoformat(timespec="seconds")
+    listed = operator_client.get("/admin/jobs/jobrun/", {"state__exact": "failed",
+                                                         "queued_at__gte": since})  # fmt: skip
+    assert listed.status_code == 200
+    assert listed.context["cl"].result_count == 3  # one failed job per new tenant in 24 h
+    assert operator_client.get("/admin/jobs/jobrun/?state__in=failed,lost").status_code == 200
+
+
+def test_the_jobs_chart_counts_each_hour_by_outcome() -> None:
+    tenants_add(2)
+    chart = json.loads(jobs_by_hour_chart(timezone.now()))
+    by_label = {d["label"]: sum(d["data"]) for d in chart["datasets"]}
+    assert by_label == {"Succeeded": 2, "Failed or lost": 4, "Other": 0}
+    assert len(chart["labels"]) == 7 * 24 + 1
+
+
+def test_queue_depth_is_sampled_once_a_minute_whoever_offers() -> None:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete(HISTORY_KEY)
+    now = 1_800_000_000.0
+    assert queue_depths_sample(now, client) is True
+    assert queue_depths_sample(now + 20, client) is False  # same minute: another process took it
+    assert queue_depths_sample(now + 60, client) is True
+    samples = queue_depths_history(client)
+    assert [s.at for s in samples] == [now // 60 * 60, now // 60 * 60 + 60]
+    assert set(samples[0].depths) == {"short", "long"}
+
+
+def tenant_dashboard_queries(client: Client, tenant: Tenant) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"/admin/t/{tenant.slug}/")
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_a_tenant_dashboard_makes_as_many_queries_at_1000_tenants_as_at_10(
+    operator_client: Client, acme: Tenant
+) -> None:
+    tenants_add(10)
+    tenant_dashboard_queries(operator_client, acme)  # first request: per-process caches fill
+    at_10 = tenant_dashboard_queries(operator_client, acme)
+    tenants_add(990)
+    at_1000 = tenant_dashboard_queries(operator_client, acme)
+    assert at_10 == at_1000, f"{at_10} queries at 10 tenants, {at_1000} at 1,000"
+
+
+def test_a_tenant_dashboard_shows_its_own_jobs_and_next_runs_in_its_zone(
+    operator_client: Client, acme: Tenant, globex: Tenant
+) -> None:
+    now = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    for tenant, name in ((acme, "acme-nightly"), (globex, "globex-nightly")):
+        JobRun.objects.create(task_id=f"own-{tenant.slug}", task_name="x.y", tenant=tenant,
+                              tenant_slug=tenant.slug, schema_name=tenant.schema_name,
+                              summary=f"{tenant.slug} job", state="failed", queued_at=now)  # fmt: skip
+        ScheduleSummary.objects.create(tenant=tenant, schema_name=tenant.schema_name, name=name,
+                                       task="x.y", schedule="0 13 * * *", enabled=True,
+                                       refreshed_at=now, next_run_at=now + timedelta(days=1))  # fmt: skip
+    html = operator_client.get(f"/admin/t/{acme.slug}/").content.decode()
+    assert "acme job" in html and "acme-nightly" in html
+    assert "globex job" not in html and "globex-nightly" not in html
+    # 12:00 UTC is 13:00 in Paris (winter): shown in the tenant's zone, labelled
+    assert "13:00 Europe/Paris" in html
