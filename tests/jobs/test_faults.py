@@ -235,7 +235,7 @@ def test_a_retry_is_sent_even_when_the_database_is_gone_at_that_moment() -> None
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.delete(*[f"{queue}\x06\x16{p}" for p in (0, 3, 6, 9)], queue)
     record_schema.push_request(id=first.id, tenant_id=acme.pk, tenant_schema=acme.schema_name,
-                               delivery_info={"routing_key": queue})  # fmt: skip
+                               delivery_info={"routing_key": queue})  # type: ignore[call-arg]  # fmt: skip
     try:
         with connections_refused():
             connection.close()  # this process's connection is gone, and none can be opened
