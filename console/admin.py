@@ -4,24 +4,34 @@ the portal's invitation, the tenant-scoped admin)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
+from django_tenants.utils import schema_context
 from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import action
 
 from backoffice.admin_base import AuditedAdminMixin
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site
+from beat.models import ScheduleSummary
 from console.tasks import tenant_defaults_apply_task, tenant_tables_count_task
 from console.tenant_scope import tenant_admin_url
 from jobs.admin import jobs_started_response
 from jobs.api import task_enqueue
+from jobs.models import JobRun
 from portal.services import invite_send
 from schedules.services import tenant_crontabs_move
 from tenants.forms import TenantChangeForm, TenantCreateForm
@@ -32,12 +42,14 @@ from tenants.services import (
     tenant_provision,
     tenant_status_set,
 )
+from usersessions.selectors import session_counts
 from usersessions.tasks import sessions_cleanup_task
 
 
 class DomainInline(TabularInline):
     model = Domain
     extra = 0
+    tab = True
 
 
 class MembershipInline(TabularInline):
@@ -47,6 +59,90 @@ class MembershipInline(TabularInline):
     autocomplete_fields = ["user"]
     fields = ["user", "role", "created_at"]
     readonly_fields = ["created_at"]
+    tab = True
+    verbose_name_plural = "Members"
+
+
+def _in_zone(value: datetime | None, zone: str) -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+@dataclass(frozen=True)
+class StatusStep:
+    verb: str
+    consequence: str
+    type_slug: bool
+
+
+STATUS_STEPS: dict[str, StatusStep] = {
+    Tenant.Status.SUSPENDED: StatusStep(
+        "Suspend",
+        "Every member is signed out at once and cannot sign in; scheduled and queued jobs are "
+        "skipped until the tenant is reactivated. Nothing is deleted.",
+        type_slug=False,
+    ),
+    Tenant.Status.ARCHIVED: StatusStep(
+        "Archive",
+        "Every member is signed out at once and cannot sign in again; its schedules stop. "
+        "The data is kept read-only. Reactivating is possible but is a deliberate step.",
+        type_slug=True,
+    ),
+}
+
+
+def tenant_sessions_active(tenant: Tenant) -> int:
+    with schema_context(tenant.schema_name):
+        return int(session_counts(max_age=None)["active"])
+
+
+class _ReadOnlyTab(TabularInline):
+    """A read-only list on a tab of the tenant's page."""
+
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    tab = True
+    per_page = 20
+    hide_title = True  # the row's own columns say what it is
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ScheduleSummaryInline(_ReadOnlyTab):
+    model = ScheduleSummary
+    fk_name = "tenant"
+    verbose_name_plural = "Schedules"
+    fields = ["name", "task", "schedule", "enabled", "next_run_local", "missed_runs"]
+    readonly_fields = fields
+    ordering = ["name"]
+    show_change_link = False
+
+    @admin.display(description="Next run (tenant's zone)")
+    def next_run_local(self, obj: ScheduleSummary) -> str:
+        return _in_zone(obj.next_run_at, obj.tenant.timezone)
+
+
+class JobRunInline(_ReadOnlyTab):
+    model = JobRun
+    fk_name = "tenant"
+    verbose_name_plural = "Jobs"
+    fields = ["summary", "state", "queued_local", "attempt", "error_type"]
+    readonly_fields = fields
+    ordering = ["-queued_at"]
+
+    @admin.display(description="Queued (tenant's zone)")
+    def queued_local(self, obj: JobRun) -> str:
+        return _in_zone(obj.queued_at, obj.tenant.timezone if obj.tenant else "UTC")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[JobRun]:
+        return super().get_queryset(request).select_related("tenant")
 
 
 @admin.register(Tenant, site=staff_site)
@@ -55,6 +151,7 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
     list_filter = ["status", "timezone"]
     search_fields = ["name", "slug", "domains__domain"]
     ordering = ["name"]
+    actions_detail = ["suspend_one", "archive_one"]
     actions = [
         "suspend",
         "reactivate",
@@ -79,27 +176,39 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
         kwargs["form"] = TenantCreateForm if obj is None else TenantChangeForm
         return super().get_form(request, obj, change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Tenant | None = None) -> tuple[str, ...]:
+    def get_fieldsets(self, request: HttpRequest, obj: Tenant | None = None) -> Any:
         if obj is None:
-            return ("name", "slug", "timezone", "owner_email")
-        return (
-            "name",
-            "timezone",
-            "session_max_age_days",
-            "slug",
-            "schema_name",
-            "status",
-            "status_changed_at",
-            "open_admin",
-        )
+            return [(None, {"fields": ("name", "slug", "timezone", "owner_email")})]
+        # A tenant's page in tabs (django-unfold): this overview, then its members, domains,
+        # schedules and jobs (the inlines' tabs).
+        return [
+            (None, {"fields": (
+                "name", "timezone", "session_max_age_days", "slug", "schema_name", "status",
+                "status_changed_at", "open_admin", "sessions_summary",
+            )}),
+        ]  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> list[str]:
         if obj is None:
             return []
-        return ["slug", "schema_name", "status", "status_changed_at", "open_admin"]
+        return ["slug", "schema_name", "status", "status_changed_at", "open_admin",
+                "sessions_summary"]  # fmt: skip
+
+    @admin.display(description="Sessions")
+    def sessions_summary(self, obj: Tenant) -> str:
+        with schema_context(obj.schema_name):
+            counts = session_counts(max_age=None)
+        link = f"{tenant_admin_url(obj)}usersessions/session/"
+        return format_html(
+            '{} active, {} expired and waiting for cleanup. <a class="underline" href="{}">'
+            "See and end them in {}’s admin</a>",
+            counts["active"], counts["expired"], link, obj.slug,
+        )  # fmt: skip
 
     def get_inlines(self, request: HttpRequest, obj: Tenant | None) -> list[Any]:
-        return [DomainInline, MembershipInline] if obj is not None else []
+        if obj is None:
+            return []
+        return [MembershipInline, DomainInline, ScheduleSummaryInline, JobRunInline]
 
     def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
         # Tenants are archived, not deleted: deletion needs a safety backup first (backups issue).
@@ -137,9 +246,9 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
     def open_admin(self, obj: Tenant) -> str:
         return format_html('<a href="{}">Open {}’s admin</a>', tenant_admin_url(obj), obj.slug)
 
-    def _transition(self, request: HttpRequest, queryset: QuerySet[Tenant], status: str) -> None:
+    def _transition(self, request: HttpRequest, tenants: list[Tenant], status: str) -> int:
         done = 0
-        for tenant in queryset:
+        for tenant in tenants:
             try:
                 tenant_status_set(tenant=tenant, status=status)
             except TransitionRefused as exc:
@@ -149,18 +258,78 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
             done += 1
         if done:
             self.message_user(request, f"{done} tenant(s) now {status}.", messages.SUCCESS)
+        return done
 
-    @admin.action(description="Suspend (sign-in refused, jobs skipped)", permissions=["change"])
-    def suspend(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
-        self._transition(request, queryset, Tenant.Status.SUSPENDED)
+    def _confirmed(
+        self, request: HttpRequest, tenants: list[Tenant], status: str
+    ) -> TemplateResponse | None:
+        """Suspending or archiving ends every session of the tenant: a page says so and asks
+        first; archiving also wants the tenant's slug typed. None once done."""
+        step = STATUS_STEPS[status]
+        error = ""
+        if request.POST.get("confirmed") == "yes":
+            typed = request.POST.get("confirm_slug", "").strip()
+            if step.type_slug and (len(tenants) != 1 or typed != tenants[0].slug):
+                error = "Type the tenant's slug exactly to archive it."
+            else:
+                self._transition(request, tenants, status)
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{step.verb} {len(tenants)} tenant{'s' if len(tenants) != 1 else ''}?",
+            "opts": self.model._meta,
+            "step": step,
+            "status": status,
+            "rows": [(tenant, tenant_sessions_active(tenant)) for tenant in tenants],
+            "action": request.POST.get("action", ""),
+            "error": error,
+            "one_at_a_time": step.type_slug and len(tenants) != 1,
+        }
+        return TemplateResponse(request, "admin/console/tenant_status_confirm.html", context)
+
+    @admin.action(description="Suspend… (sign-in refused, sessions end, jobs skipped)",
+                  permissions=["change"])  # fmt: skip
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> Any:
+        return self._confirmed(request, list(queryset), Tenant.Status.SUSPENDED)
 
     @admin.action(description="Reactivate", permissions=["change"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
-        self._transition(request, queryset, Tenant.Status.ACTIVE)
+        self._transition(request, list(queryset), Tenant.Status.ACTIVE)
 
-    @admin.action(description="Archive (kept read-only, sign-in refused)", permissions=["change"])
-    def archive(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
-        self._transition(request, queryset, Tenant.Status.ARCHIVED)
+    @admin.action(description="Archive… (read-only, sign-in refused, sessions end)",
+                  permissions=["change"])  # fmt: skip
+    def archive(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> Any:
+        return self._confirmed(request, list(queryset), Tenant.Status.ARCHIVED)
+
+    # The same steps from a tenant's own page (buttons at its top).
+    def _detail_step(self, request: HttpRequest, object_id: str, status: str) -> Any:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        tenant = self.get_object(request, object_id)
+        if tenant is None:
+            raise Http404
+        page = reverse("admin:tenants_tenant_change", args=[tenant.pk])
+        if status == Tenant.Status.ACTIVE:
+            if request.method == "POST":
+                self._transition(request, [tenant], status)
+            return HttpResponseRedirect(page)
+        response = self._confirmed(request, [tenant], status)
+        return response if response is not None else HttpResponseRedirect(page)
+
+    @action(description="Suspend", url_path="suspend", icon="pause_circle",
+            permissions=["change"])  # fmt: skip
+    def suspend_one(self, request: HttpRequest, object_id: str) -> Any:
+        return self._detail_step(request, object_id, Tenant.Status.SUSPENDED)
+
+    @action(description="Archive", url_path="archive", icon="inventory_2",
+            permissions=["change"])  # fmt: skip
+    def archive_one(self, request: HttpRequest, object_id: str) -> Any:
+        return self._detail_step(request, object_id, Tenant.Status.ARCHIVED)
+
+    @action(description="Reactivate", url_path="reactivate", icon="play_circle",
+            permissions=["change"], attrs={"data-method": "post"})  # fmt: skip
+    def reactivate_one(self, request: HttpRequest, object_id: str) -> Any:
+        return self._detail_step(request, object_id, Tenant.Status.ACTIVE)
 
     def _run_job(
         self, request: HttpRequest, queryset: QuerySet[Tenant], task: Any

@@ -213,7 +213,11 @@ class TrackedTask(Task[P, R]):
                 _stamp(signature, ref)
         resending_self = task_id is not None and task_id == self.request.id
         task_id = task_id or uuid()
-        recorded = self._record_queued(task_id, ref, args, kwargs, options) if self.track else False
+        # A retry (a resend of the running task) has its row already, opened by this attempt:
+        # writing it again would put the database between a failing job and its retry (on a
+        # dead connection, Celery would drop the retry and the job with it).
+        recording = self.track and not resending_self
+        recorded = self._record_queued(task_id, ref, args, kwargs, options) if recording else False
         send = super().apply_async
 
         def sent() -> AsyncResult[R]:

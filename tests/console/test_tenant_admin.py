@@ -94,8 +94,10 @@ def test_operator_suspends_reactivates_and_archives(operator_client: Client, acm
         ("reactivate", "active"),
         ("archive", "archived"),
     ):
+        confirmation = {"confirmed": "yes", "confirm_slug": "acme"}  # suspend and archive ask
         response = operator_client.post(
-            "/admin/tenants/tenant/", {"action": action, "_selected_action": [acme.pk]}
+            "/admin/tenants/tenant/",
+            {"action": action, "_selected_action": [acme.pk], **confirmation},
         )
         assert response.status_code == 302
         acme.refresh_from_db()
