@@ -35,6 +35,7 @@ from jobs.admin import jobs_started_response
 from jobs.api import PlatformTask, TrackedTask, is_tenant_task, task_enqueue
 from saas.celery import app
 from schedules.forms import ScheduleForm
+from schedules.models import CATCH_UP_DEFAULT
 from schedules.services import (
     cron_expression,
     cron_parse,
@@ -129,6 +130,19 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: PeriodicTask, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         form.save_state(obj)
+
+    # -- read-only values of the form's own fields (a viewer's page has no form) ---------------
+    @admin.display(description="Crontab")
+    def cron(self, obj: PeriodicTask) -> str:
+        if obj.crontab_id is None:
+            return "—"
+        return f"{cron_expression(obj.crontab)} ({obj.crontab.timezone}): {schedule_describe(obj)}"
+
+    @admin.display(description="Catch up missed runs")
+    def catch_up(self, obj: PeriodicTask) -> str:
+        state = schedule_state(obj)
+        on = state.catch_up if state is not None else CATCH_UP_DEFAULT
+        return "Yes: a missed run is run once" if on else "No: missed runs are skipped"
 
     # -- columns -------------------------------------------------------------------------------
     @admin.display(description="Task", ordering="task")
@@ -249,7 +263,11 @@ class SolarScheduleAdmin(AuditedAdminMixin, beat_admin.SolarScheduleAdmin):
 
 for site in (staff_site, tenant_site):
     site.register(PeriodicTask, PeriodicTaskAdmin)
-    site.register(CrontabSchedule, CrontabScheduleAdmin)
-    site.register(IntervalSchedule, IntervalScheduleAdmin)
-    site.register(ClockedSchedule, ClockedScheduleAdmin)
-    site.register(SolarSchedule, SolarScheduleAdmin)
+# The parts of a schedule have pages of their own in the platform admin only. In a tenant's
+# admin a schedule is made in the periodic task form (its crontab as one expression in the
+# tenant's zone, with a preview): a crontab made on a page of its own was in UTC by default
+# and could be chosen nowhere.
+staff_site.register(CrontabSchedule, CrontabScheduleAdmin)
+staff_site.register(IntervalSchedule, IntervalScheduleAdmin)
+staff_site.register(ClockedSchedule, ClockedScheduleAdmin)
+staff_site.register(SolarSchedule, SolarScheduleAdmin)
