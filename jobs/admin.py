@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from backoffice.admin_base import ReadOnlyAdminMixin
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site
+from backoffice.times import ago_html, time_html
 from jobs import services
 from jobs.models import JobRun
 from tenants.models import Tenant
@@ -63,7 +64,7 @@ class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     platform job after JOBRUN_RETENTION_DAYS)."""
 
     list_display = [
-        "queued_at", "short_task", "tenant_slug", "state_badge", "progress", "attempt",
+        "queued", "short_task", "tenant_slug", "state_badge", "progress", "attempt",
         "duration", "worker",
     ]  # fmt: skip
     list_filter = [
@@ -80,16 +81,34 @@ class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["task_id", "task_name", "summary", "tenant_slug", "schema_name", "queue", "state"]}),
         ("Progress", {"fields": ["progress_done", "progress_total", "progress_message"]}),
-        ("Times", {"fields": ["queued_at", "started_at", "finished_at", "duration", "worker", "attempt"]}),
+        ("Times", {"fields": ["queued_exact", "started", "finished", "duration", "worker", "attempt"]}),
         ("Arguments", {"fields": ["args", "kwargs", "arguments_truncated"]}),
         ("Outcome", {"fields": ["result_summary", "artifact_link", "error_type", "error_message", "traceback", "retry_of"]}),
     ]  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in JobRun._meta.fields] + ["duration", "artifact_link"]
+        return [f.name for f in JobRun._meta.fields] + ["duration", "artifact_link", "queued_exact",
+                                                        "started", "finished"]  # fmt: skip
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("jobs.change_jobrun")
+
+    # Times by the admin's rule (backoffice.times): UTC here, labelled, with seconds.
+    @admin.display(description="Queued", ordering="queued_at")
+    def queued(self, obj: JobRun) -> str:
+        return ago_html(obj.queued_at)
+
+    @admin.display(description="Queued")
+    def queued_exact(self, obj: JobRun) -> str:
+        return time_html(obj.queued_at)
+
+    @admin.display(description="Started")
+    def started(self, obj: JobRun) -> str:
+        return time_html(obj.started_at)
+
+    @admin.display(description="Finished")
+    def finished(self, obj: JobRun) -> str:
+        return time_html(obj.finished_at)
 
     @admin.display(description="Task", ordering="task_name")
     def short_task(self, obj: JobRun) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +30,7 @@ from django_celery_beat.models import (
 from backoffice.admin_base import AuditedAdminMixin
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site, tenant_site
+from backoffice.times import ago_html, time_html
 from jobs.admin import jobs_started_response
 from jobs.api import PlatformTask, TrackedTask, is_tenant_task, task_enqueue
 from saas.celery import app
@@ -53,10 +53,9 @@ from tenants.context import connection_schema
 
 
 def _local(when: dt.datetime | None) -> str:
-    """A time on the clock of the tenant whose admin this is (the platform's in public)."""
-    if when is None:
-        return "—"
-    return when.astimezone(zoneinfo.ZoneInfo(timezone_current())).strftime("%Y-%m-%d %H:%M %Z")
+    """A schedule's time (whole minutes) on the clock of the tenant whose admin this is (UTC in
+    the platform's), labelled: backoffice.times' rule."""
+    return time_html(when, seconds=False)
 
 
 def _or_invalid(show: Callable[[], str]) -> str:
@@ -170,7 +169,7 @@ class PeriodicTaskAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Last run")
     def last_run(self, obj: PeriodicTask) -> str:
-        return _local(obj.last_run_at if obj.total_run_count else None)
+        return ago_html(obj.last_run_at if obj.total_run_count else None)
 
     @admin.display(description="Missed runs")
     def missed(self, obj: PeriodicTask) -> str:
