@@ -213,7 +213,11 @@ class TrackedTask(Task[P, R]):
                 _stamp(signature, ref)
         resending_self = task_id is not None and task_id == self.request.id
         task_id = task_id or uuid()
-        recorded = self._record_queued(task_id, ref, args, kwargs, options) if self.track else False
+        recorded = (
+            self._record_queued(task_id, ref, args, kwargs, options, headers)
+            if self.track
+            else False
+        )
         send = super().apply_async
 
         def sent() -> AsyncResult[R]:
@@ -260,12 +264,14 @@ class TrackedTask(Task[P, R]):
         args: Any,
         kwargs: Any,
         options: Mapping[str, Any],
+        headers: Mapping[str, Any],
     ) -> bool:
         return bookkeeping.jobrun_queued(
             task_id=task_id, task_name=self.name, tenant_id=ref[TENANT_ID],
             tenant_slug=slug_for(ref), schema_name=ref[TENANT_SCHEMA] or settings.PUBLIC_SCHEMA_NAME,
             args=list(args or []), kwargs=dict(kwargs or {}),
             queue=str(options.get("queue") or queue_for(self)),
+            periodic_task_name=str(headers.get("periodic_task_name") or ""),
         )  # fmt: skip
 
     # -- running ---------------------------------------------------------------------------
