@@ -3,6 +3,8 @@ page (queues, workers, beat, failing jobs): pages that read across apps, so they
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +19,29 @@ from console.operations import operations_snapshot
 from tenants.models import Tenant
 
 
+@dataclass(frozen=True)
+class Activity:
+    """One line of "recent activity": an audit entry in words (its action and object type as
+    people say them, backoffice.audit_words)."""
+
+    at: datetime
+    actor_username: str
+    action: str
+    tenant_slug: str
+    object_type: str
+    object_repr: str
+
+
+def recent_activity(limit: int = 10) -> list[Activity]:
+    entries = AuditEntry.objects.order_by("-at", "-id")[:limit]
+    return [
+        Activity(at=e.at, actor_username=e.actor_username or "system", action=e.action_words,
+                 tenant_slug=e.tenant_slug, object_type=e.object_type_words,
+                 object_repr=f"{e.object_type_words} {e.object_repr}".strip())
+        for e in entries
+    ]  # fmt: skip
+
+
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     counts = dict(
         Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
@@ -26,7 +51,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     )
     return {
         "tenant_counts": [(label, counts.get(value, 0)) for value, label in Tenant.Status.choices],
-        "recent_audit": AuditEntry.objects.select_related("actor")[:10],
+        "recent_audit": recent_activity(),
     }
 
 
