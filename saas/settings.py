@@ -281,6 +281,8 @@ ALERT_EMAILS = env_list("ALERT_EMAILS", [])
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL", "")
 ALERTS_INTERVAL_S = env_int("ALERTS_INTERVAL_S", 60, minimum=1)
 ALERT_BEAT_STALE_S = env_int("ALERT_BEAT_STALE_S", 120, minimum=10)
+# /healthz calls beat "stale" past this (by default when the alert rule fires).
+HEALTH_BEAT_STALE_S = env_int("HEALTH_BEAT_STALE_S", ALERT_BEAT_STALE_S, minimum=10)
 ALERT_WINDOW_S = env_int("ALERT_WINDOW_S", 900, minimum=60)
 ALERT_FAILURES_THRESHOLD = env_int("ALERT_FAILURES_THRESHOLD", 5, minimum=1)
 ALERT_QUEUE_AGE_S = env_int("ALERT_QUEUE_AGE_S", 600, minimum=10)
