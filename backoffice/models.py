@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from backoffice.audit_words import action_words, object_type_words
+
 
 class AuditEntry(models.Model):
     """What a staff member did, to which tenant, when. Public schema.
@@ -35,3 +37,11 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         where = f" in {self.tenant_slug}" if self.tenant_slug else ""
         return f"{self.actor_username} {self.action} {self.object_repr}{where}"
+
+    @property
+    def action_words(self) -> str:
+        return action_words(self.action)
+
+    @property
+    def object_type_words(self) -> str:
+        return object_type_words(self.object_type)

@@ -14,6 +14,7 @@ from unfold.admin import ModelAdmin
 
 from backoffice.admin_base import ReadOnlyAdminMixin
 from backoffice.sites import staff_site
+from backoffice.times import ago_html, time_html
 from beat.leadership import beat_heartbeat
 from beat.models import ScheduleSummary
 
@@ -36,8 +37,8 @@ class TenantSchemaFilter(admin.SimpleListFilter):
 
 @admin.register(ScheduleSummary, site=staff_site)
 class ScheduleSummaryAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["tenant_cell", "name_cell", "task", "schedule", "enabled", "last_run_at",
-                    "next_run_at", "missed_runs"]  # fmt: skip
+    list_display = ["tenant_cell", "name_cell", "task", "schedule", "enabled", "last_run",
+                    "next_run", "missed_runs"]  # fmt: skip
     list_display_links = None
     list_filter = [TenantSchemaFilter, "task", "enabled"]
     search_fields = ["name", "task", "schema_name", "tenant__name"]
@@ -51,6 +52,15 @@ class ScheduleSummaryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     ) -> HttpResponse:
         extra_context = {**(extra_context or {}), "beat_heartbeat": beat_heartbeat()}
         return super().changelist_view(request, extra_context)
+
+    # On the platform, times are UTC, labelled (backoffice.times).
+    @admin.display(description="Last run", ordering="last_run_at")
+    def last_run(self, obj: ScheduleSummary) -> str:
+        return ago_html(obj.last_run_at)
+
+    @admin.display(description="Next run", ordering="next_run_at")
+    def next_run(self, obj: ScheduleSummary) -> str:
+        return time_html(obj.next_run_at, seconds=False)
 
     @admin.display(description="Tenant", ordering="schema_name")
     def tenant_cell(self, obj: ScheduleSummary) -> str:

@@ -5,9 +5,7 @@ the portal's invitation, the tenant-scoped admin)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -22,10 +20,12 @@ from django.utils.html import format_html
 from django_tenants.utils import schema_context
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
+from unfold.forms import PaginationInlineFormSet
 
 from backoffice.admin_base import AuditedAdminMixin
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site
+from backoffice.times import time_html
 from beat.models import ScheduleSummary
 from console.tasks import tenant_defaults_apply_task, tenant_tables_count_task
 from console.tenant_scope import tenant_admin_url
@@ -63,12 +63,6 @@ class MembershipInline(TabularInline):
     verbose_name_plural = "Members"
 
 
-def _in_zone(value: datetime | None, zone: str) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
 @dataclass(frozen=True)
 class StatusStep:
     verb: str
@@ -97,8 +91,19 @@ def tenant_sessions_active(tenant: Tenant) -> int:
         return int(session_counts(max_age=None)["active"])
 
 
+class _ReadOnlyTabFormSet(PaginationInlineFormSet):
+    @classmethod
+    def get_default_prefix(cls) -> str:
+        # Their foreign keys have no reverse accessor (related_name="+"): Django's default
+        # prefix would be empty, numbered "-1", "-2" by the page.
+        assert cls.model is not None
+        return str(cls.model._meta.model_name)
+
+
 class _ReadOnlyTab(TabularInline):
     """A read-only list on a tab of the tenant's page."""
+
+    formset = _ReadOnlyTabFormSet
 
     extra = 0
     max_num = 0
@@ -125,8 +130,8 @@ class ScheduleSummaryInline(_ReadOnlyTab):
     show_change_link = False
 
     @admin.display(description="Next run (tenant's zone)")
-    def next_run_local(self, obj: ScheduleSummary) -> str:
-        return _in_zone(obj.next_run_at, obj.tenant.timezone)
+    def next_run_local(self, obj: ScheduleSummary) -> Any:
+        return time_html(obj.next_run_at, zone=obj.tenant.timezone)
 
 
 class JobRunInline(_ReadOnlyTab):
@@ -138,8 +143,8 @@ class JobRunInline(_ReadOnlyTab):
     ordering = ["-queued_at"]
 
     @admin.display(description="Queued (tenant's zone)")
-    def queued_local(self, obj: JobRun) -> str:
-        return _in_zone(obj.queued_at, obj.tenant.timezone if obj.tenant else "UTC")
+    def queued_local(self, obj: JobRun) -> Any:
+        return time_html(obj.queued_at, zone=obj.tenant.timezone if obj.tenant else None)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[JobRun]:
         return super().get_queryset(request).select_related("tenant")

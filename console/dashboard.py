@@ -51,6 +51,29 @@ class BeatStatus:
     stale: bool
 
 
+@dataclass(frozen=True)
+class Activity:
+    """One line of "recent activity": an audit entry in words (its action and object type as
+    people say them, backoffice.audit_words)."""
+
+    at: datetime
+    actor_username: str
+    action: str
+    tenant_slug: str
+    object_type: str
+    object_repr: str
+
+
+def recent_activity(limit: int = 10) -> list[Activity]:
+    entries = AuditEntry.objects.order_by("-at", "-id")[:limit]
+    return [
+        Activity(at=e.at, actor_username=e.actor_username or "system", action=e.action_words,
+                 tenant_slug=e.tenant_slug, object_type=e.object_type_words,
+                 object_repr=f"{e.object_type_words} {e.object_repr}".strip())
+        for e in entries
+    ]  # fmt: skip
+
+
 def _changelist(name: str, **query: Any) -> str:
     url = reverse(f"admin:{name}_changelist")
     return f"{url}?{urlencode(query)}" if query else url
@@ -138,7 +161,7 @@ def beat_status(now: float | None = None) -> BeatStatus:
     if heartbeat:
         at = datetime.fromisoformat(heartbeat)
         age = max(0.0, (timezone.now() - at).total_seconds())
-    stale = age is None or age > settings.ALERT_BEAT_STALE_S
+    stale = age is None or age > settings.HEALTH_BEAT_STALE_S
     return BeatStatus(leader=beat_leader(), heartbeat_age_s=age, stale=stale)
 
 
@@ -169,7 +192,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "next_runs": ScheduleSummary.objects.filter(enabled=True, next_run_at__isnull=False)
         .select_related("tenant")
         .order_by("next_run_at")[:8],
-        "recent_audit": AuditEntry.objects.select_related("actor")[:8],
+        "recent_audit": recent_activity(8),
         "alerts": alerts_open(),
     }
 

@@ -4,18 +4,21 @@ started."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 
 from backoffice.admin_base import ReadOnlyAdminMixin
+from backoffice.display import NOTHING, kv_table, value_html
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site
+from backoffice.times import ago_html, time_html
 from jobs import services
 from jobs.models import JobRun
 from tenants.models import Tenant
@@ -64,7 +67,7 @@ class JobRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     platform job after JOBRUN_RETENTION_DAYS)."""
 
     list_display = [
-        "queued_at", "short_task", "tenant_slug", "state_badge", "progress", "attempt",
+        "queued", "short_task", "tenant_slug", "state_badge", "progress", "attempt",
         "duration", "worker",
     ]  # fmt: skip
     list_filter = [
@@ -79,18 +82,45 @@ class JobRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     actions = ["retry", "revoke", "terminate"]
     change_form_template = "admin/jobs/jobrun/change_form.html"
     fieldsets = [
-        (None, {"fields": ["task_id", "task_name", "summary", "tenant_slug", "schema_name", "queue", "state"]}),
-        ("Progress", {"fields": ["progress_done", "progress_total", "progress_message"]}),
-        ("Times", {"fields": ["queued_at", "started_at", "finished_at", "duration", "worker", "attempt"]}),
-        ("Arguments", {"fields": ["args", "kwargs", "arguments_truncated"]}),
-        ("Outcome", {"fields": ["result_summary", "artifact_link", "error_type", "error_message", "traceback", "retry_of"]}),
+        (None, {"fields": ["task_id", "task_name", "summary", "tenant_link", "schedule_link", "schema_name", "queue", "state"]}),
+        ("Progress", {"fields": ["progress_words"]}),
+        ("Times", {"fields": ["queued_exact", "started", "finished", "duration", "worker", "attempt"]}),
+        ("Arguments", {"fields": ["arguments"]}),
+        ("Outcome", {"fields": ["result", "artifact_link", "error_type", "error_message", "traceback", "retry_of"]}),
     ]  # fmt: skip
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None or obj.state != JobRun.State.SKIPPED:
+            return self.fieldsets
+        # A skipped job did not fail: its message is the reason it was skipped.
+        skipped = ("Outcome", {"fields": ["result", "reason", "retry_of"]})
+        return [*self.fieldsets[:-1], skipped]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in JobRun._meta.fields] + ["duration", "artifact_link"]
+        return [f.name for f in JobRun._meta.fields] + [
+            "duration", "artifact_link", "queued_exact", "started", "finished", "tenant_link",
+            "schedule_link", "progress_words", "arguments", "result", "reason",
+        ]  # fmt: skip
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("jobs.change_jobrun")
+
+    # Times by the admin's rule (backoffice.times): UTC here, labelled, with seconds.
+    @admin.display(description="Queued", ordering="queued_at")
+    def queued(self, obj: JobRun) -> str:
+        return ago_html(obj.queued_at)
+
+    @admin.display(description="Queued")
+    def queued_exact(self, obj: JobRun) -> str:
+        return time_html(obj.queued_at)
+
+    @admin.display(description="Started")
+    def started(self, obj: JobRun) -> str:
+        return time_html(obj.started_at)
+
+    @admin.display(description="Finished")
+    def finished(self, obj: JobRun) -> str:
+        return time_html(obj.finished_at)
 
     @admin.display(description="Task", ordering="task_name")
     def short_task(self, obj: JobRun) -> str:
@@ -107,10 +137,58 @@ class JobRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     @admin.display(description="Progress")
     def progress(self, obj: JobRun) -> str:
         if obj.progress_done is None:
-            return "—"
+            return NOTHING
         if obj.progress_total:
             return f"{obj.progress_done}/{obj.progress_total}"
-        return str(obj.progress_done)
+        return obj.progress_text
+
+    @admin.display(description="Progress")
+    def progress_words(self, obj: JobRun) -> str:
+        return obj.progress_text or NOTHING
+
+    @admin.display(description="Tenant")
+    def tenant_link(self, obj: JobRun) -> str:
+        if not obj.tenant_slug:
+            return "Platform" if obj.tenant_id is None else f"#{obj.tenant_id} (unknown)"
+        try:
+            url = reverse("admin:tenants_tenant_change", args=[obj.tenant_id], current_app="admin")
+        except NoReverseMatch:
+            return obj.tenant_slug
+        return format_html('<a href="{}">{}</a>', url, obj.tenant_slug)
+
+    @admin.display(description="Schedule")
+    def schedule_link(self, obj: JobRun) -> str:
+        """The periodic task that sent it, opened in the admin that edits it."""
+        if not obj.periodic_task_name:
+            return "None (started by hand or by code)"
+        if obj.tenant_slug:
+            changelist = f"/admin/t/{obj.tenant_slug}/django_celery_beat/periodictask/"
+        else:
+            changelist = reverse("admin:django_celery_beat_periodictask_changelist",
+                                 current_app="admin")  # fmt: skip
+        url = f"{changelist}?{urlencode({'q': obj.periodic_task_name})}"
+        return format_html('<a href="{}">{}</a>', url, obj.periodic_task_name)
+
+    @admin.display(description="Arguments")
+    def arguments(self, obj: JobRun) -> str:
+        rows = [(f"#{n}", value) for n, value in enumerate(obj.args or [], 1)]
+        rows += list((obj.kwargs or {}).items())
+        table = kv_table(rows) if rows else "None"
+        if not obj.arguments_truncated:
+            return table
+        return format_html(
+            "{}<p><strong>Arguments truncated</strong>: they were too large to keep whole, so "
+            "this job cannot be retried.</p>",
+            table,
+        )
+
+    @admin.display(description="Result")
+    def result(self, obj: JobRun) -> str:
+        return value_html(obj.result_summary)
+
+    @admin.display(description="Reason")
+    def reason(self, obj: JobRun) -> str:
+        return obj.error_message or NOTHING
 
     @admin.display(description="Duration")
     def duration(self, obj: JobRun) -> str:

@@ -217,7 +217,11 @@ class TrackedTask(Task[P, R]):
         # writing it again would put the database between a failing job and its retry (on a
         # dead connection, Celery would drop the retry and the job with it).
         recording = self.track and not resending_self
-        recorded = self._record_queued(task_id, ref, args, kwargs, options) if recording else False
+        recorded = (
+            self._record_queued(task_id, ref, args, kwargs, options, headers)
+            if recording
+            else False
+        )
         send = super().apply_async
 
         def sent() -> AsyncResult[R]:
@@ -264,12 +268,14 @@ class TrackedTask(Task[P, R]):
         args: Any,
         kwargs: Any,
         options: Mapping[str, Any],
+        headers: Mapping[str, Any],
     ) -> bool:
         return bookkeeping.jobrun_queued(
             task_id=task_id, task_name=self.name, tenant_id=ref[TENANT_ID],
             tenant_slug=slug_for(ref), schema_name=ref[TENANT_SCHEMA] or settings.PUBLIC_SCHEMA_NAME,
             args=list(args or []), kwargs=dict(kwargs or {}),
             queue=str(options.get("queue") or queue_for(self)),
+            periodic_task_name=str(headers.get("periodic_task_name") or ""),
         )  # fmt: skip
 
     # -- running ---------------------------------------------------------------------------

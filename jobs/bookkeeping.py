@@ -103,6 +103,7 @@ def jobrun_queued(
     kwargs: Any,
     queue: str = "",
     retry_of: JobRun | None = None,
+    periodic_task_name: str = "",
 ) -> bool:
     """Record a send. A resend of the same id (Celery's retry, the reconciler) keeps the
     existing row. True if this call wrote the row."""
@@ -114,7 +115,7 @@ def jobrun_queued(
             "schema_name": schema_name, "queue": queue, "args": stored_args,
             "kwargs": stored_kwargs, "arguments_truncated": truncated,
             "summary": _summary(task_name, args, kwargs), "queued_at": timezone.now(),
-            "retry_of": retry_of,
+            "retry_of": retry_of, "periodic_task_name": periodic_task_name[:200],
         },
     )  # fmt: skip
     return created

@@ -38,6 +38,9 @@ class JobRun(models.Model):
     kwargs = models.JSONField(default=dict, blank=True)
     arguments_truncated = models.BooleanField(default=False)
     summary = models.CharField(max_length=200, blank=True)
+    # The schedule that sent it (beat's periodic_task_name header), in the tenant's schema or
+    # public; empty for a job sent by hand or by code.
+    periodic_task_name = models.CharField(max_length=200, blank=True, default="")
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
     attempt = models.PositiveIntegerField(default=0)
     attempts = models.JSONField(default=list, blank=True)
@@ -77,6 +80,17 @@ class JobRun(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+    @property
+    def progress_text(self) -> str:
+        """Progress in words: "3 of 10: tables" with a total; without one, the message (which
+        then carries its own count, "12 sessions deleted"), or the bare count."""
+        if self.progress_done is None:
+            return ""
+        if self.progress_total is not None:
+            words = f"{self.progress_done} of {self.progress_total}"
+            return f"{words}: {self.progress_message}" if self.progress_message else words
+        return self.progress_message or str(self.progress_done)
 
     @property
     def is_final(self) -> bool:

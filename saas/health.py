@@ -1,6 +1,10 @@
-"""/healthz on every domain: is PostgreSQL up, is Redis up, when did beat last beat."""
+"""/healthz on every domain: is PostgreSQL up, is Redis up, when did beat last beat (and is
+that too long ago)."""
 
 from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -32,6 +36,20 @@ def _redis_check() -> tuple[bool, str, str | None]:
         return False, type(exc).__name__, None
 
 
+def beat_report(heartbeat: str | None, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The heartbeat as written, its age in whole seconds, and whether it is stale (older than
+    HEALTH_BEAT_STALE_S, or none at all)."""
+    try:
+        at = dt.datetime.fromisoformat(heartbeat) if heartbeat else None
+    except ValueError:
+        at = None
+    if at is None:
+        return {"last_heartbeat": heartbeat, "age_s": None, "stale": True}
+    now = now or dt.datetime.now(dt.UTC)
+    age = max(0, int((now - at).total_seconds()))
+    return {"last_heartbeat": heartbeat, "age_s": age, "stale": age > settings.HEALTH_BEAT_STALE_S}
+
+
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     pg_ok, pg_detail = _postgres_ok()
@@ -41,6 +59,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "postgres": pg_detail,
         "redis": redis_detail,
         # Reported, not a reason for 503: web keeps serving while beat restarts.
-        "beat": {"last_heartbeat": heartbeat},
+        "beat": beat_report(heartbeat),
     }
     return JsonResponse(body, status=200 if pg_ok and redis_ok else 503)

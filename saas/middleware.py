@@ -2,7 +2,8 @@
 
 - `/healthz` is answered here, before django-tenants resolves the Host header: it must answer on
   every domain, with its JSON, while PostgreSQL is down or before the platform's first boot
-  created any domain.
+  created any domain. So is the favicon (`/favicon.ico`, which browsers ask every domain for,
+  and `/favicon.svg`, which pages link): one small SVG, no database, no tenant.
 - A NUL byte in the path, the query or a form field is a 400: PostgreSQL refuses NUL in text,
   so it would otherwise surface as a 500 wherever the value is used.
 """
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -17,6 +19,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from saas.health import healthz
 
 HEALTH_PATH = "/healthz"
+FAVICON_PATHS = ("/favicon.ico", "/favicon.svg")
+FAVICON = (Path(__file__).resolve().parent / "static" / "favicon.svg").read_bytes()
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Browsers take an SVG answer at /favicon.ico too; a day of caching.
+    response = HttpResponse(FAVICON, content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 class HealthMiddleware:
@@ -26,6 +37,8 @@ class HealthMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info == HEALTH_PATH:
             return healthz(request)
+        if request.path_info in FAVICON_PATHS:
+            return favicon(request)
         return self.get_response(request)
 
 

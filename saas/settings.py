@@ -186,6 +186,7 @@ UNFOLD: dict[str, Any] = {
     "SHOW_HISTORY": True,
     "BORDER_RADIUS": "6px",
     "STYLES": ["/static/console/admin.css"],
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": "/favicon.svg"}],
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": False,
@@ -312,6 +313,8 @@ ALERT_EMAILS = env_list("ALERT_EMAILS", [])
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL", "")
 ALERTS_INTERVAL_S = env_int("ALERTS_INTERVAL_S", 60, minimum=1)
 ALERT_BEAT_STALE_S = env_int("ALERT_BEAT_STALE_S", 120, minimum=10)
+# /healthz calls beat "stale" past this (by default when the alert rule fires).
+HEALTH_BEAT_STALE_S = env_int("HEALTH_BEAT_STALE_S", ALERT_BEAT_STALE_S, minimum=10)
 ALERT_WINDOW_S = env_int("ALERT_WINDOW_S", 900, minimum=60)
 ALERT_FAILURES_THRESHOLD = env_int("ALERT_FAILURES_THRESHOLD", 5, minimum=1)
 ALERT_QUEUE_AGE_S = env_int("ALERT_QUEUE_AGE_S", 600, minimum=10)
@@ -348,7 +351,15 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(tenant)s] %(name)s: %(message)s"}
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Expected 403s as one line, without the traceback Django logs with them.
+    "filters": {"expected_forbidden": {"()": "saas.logfilters.ExpectedForbiddenFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["expected_forbidden"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

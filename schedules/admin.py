@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -32,10 +31,12 @@ from unfold.admin import ModelAdmin
 from backoffice.admin_base import AuditedAdminMixin
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site, tenant_site
+from backoffice.times import ago_html, time_html
 from jobs.admin import jobs_started_response
 from jobs.api import PlatformTask, TrackedTask, is_tenant_task, task_enqueue
 from saas.celery import app
 from schedules.forms import ScheduleForm
+from schedules.models import CATCH_UP_DEFAULT
 from schedules.services import (
     cron_expression,
     cron_parse,
@@ -53,10 +54,9 @@ from tenants.context import connection_schema
 
 
 def _local(when: dt.datetime | None) -> str:
-    """A time on the clock of the tenant whose admin this is (the platform's in public)."""
-    if when is None:
-        return "—"
-    return when.astimezone(zoneinfo.ZoneInfo(timezone_current())).strftime("%Y-%m-%d %H:%M %Z")
+    """A schedule's time (whole minutes) on the clock of the tenant whose admin this is (UTC in
+    the platform's), labelled: backoffice.times' rule."""
+    return time_html(when, seconds=False)
 
 
 def _or_invalid(show: Callable[[], str]) -> str:
@@ -131,6 +131,19 @@ class PeriodicTaskAdmin(AuditedAdminMixin, ModelAdmin):
         super().save_model(request, obj, form, change)
         form.save_state(obj)
 
+    # -- read-only values of the form's own fields (a viewer's page has no form) ---------------
+    @admin.display(description="Crontab")
+    def cron(self, obj: PeriodicTask) -> str:
+        if obj.crontab_id is None:
+            return "—"
+        return f"{cron_expression(obj.crontab)} ({obj.crontab.timezone}): {schedule_describe(obj)}"
+
+    @admin.display(description="Catch up missed runs")
+    def catch_up(self, obj: PeriodicTask) -> str:
+        state = schedule_state(obj)
+        on = state.catch_up if state is not None else CATCH_UP_DEFAULT
+        return "Yes: a missed run is run once" if on else "No: missed runs are skipped"
+
     # -- columns -------------------------------------------------------------------------------
     @admin.display(description="Task", ordering="task")
     def task_short(self, obj: PeriodicTask) -> str:
@@ -157,7 +170,7 @@ class PeriodicTaskAdmin(AuditedAdminMixin, ModelAdmin):
 
     @admin.display(description="Last run")
     def last_run(self, obj: PeriodicTask) -> str:
-        return _local(obj.last_run_at if obj.total_run_count else None)
+        return ago_html(obj.last_run_at if obj.total_run_count else None)
 
     @admin.display(description="Missed runs")
     def missed(self, obj: PeriodicTask) -> str:
@@ -250,7 +263,11 @@ class SolarScheduleAdmin(AuditedAdminMixin, beat_admin.SolarScheduleAdmin):
 
 for site in (staff_site, tenant_site):
     site.register(PeriodicTask, PeriodicTaskAdmin)
-    site.register(CrontabSchedule, CrontabScheduleAdmin)
-    site.register(IntervalSchedule, IntervalScheduleAdmin)
-    site.register(ClockedSchedule, ClockedScheduleAdmin)
-    site.register(SolarSchedule, SolarScheduleAdmin)
+# The parts of a schedule have pages of their own in the platform admin only. In a tenant's
+# admin a schedule is made in the periodic task form (its crontab as one expression in the
+# tenant's zone, with a preview): a crontab made on a page of its own was in UTC by default
+# and could be chosen nowhere.
+staff_site.register(CrontabSchedule, CrontabScheduleAdmin)
+staff_site.register(IntervalSchedule, IntervalScheduleAdmin)
+staff_site.register(ClockedSchedule, ClockedScheduleAdmin)
+staff_site.register(SolarSchedule, SolarScheduleAdmin)

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import models
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from kombu.utils.json import loads
 
@@ -133,7 +134,8 @@ class ScheduleForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        chosen = [kind for kind in SCHEDULE_KINDS if data.get(kind)]
+        # A cron given but wrong counts as chosen: its own error says what is wrong with it.
+        chosen = [kind for kind in SCHEDULE_KINDS if data.get(kind) or self.has_error(kind)]
         if len(chosen) != 1:
             message = (
                 "Choose a schedule: a crontab, an interval, a solar event or a clocked time."
@@ -141,9 +143,9 @@ class ScheduleForm(forms.ModelForm):
                 else f"Choose one schedule only (now: {', '.join(chosen)})."
             )
             raise ValidationError(message, code="schedule_count")
-        # The model checks "exactly one schedule" too: give it the crontab to be (saved in save()).
+        # The crontab to be (saved in save()), for what reads the instance before that.
         self.instance.crontab = (
-            CrontabSchedule(**cron_parse(data["cron"])) if "cron" in chosen else None
+            CrontabSchedule(**cron_parse(data["cron"])) if data.get("cron") else None
         )
         if data.get("clocked") and not data.get("one_off"):
             self.add_error("one_off", "A clocked schedule runs once: tick “One-off task”.")
@@ -159,6 +161,17 @@ class ScheduleForm(forms.ModelForm):
             except TypeError as exc:
                 self.add_error("kwargs", f"These arguments do not fit {task.name}: {exc}.")
         return data
+
+    def validate_unique(self) -> None:
+        """Django's unique checks (the name) only. django-celery-beat's
+        PeriodicTask.validate_unique also checks "exactly one schedule", which clean() does
+        here in words that name the form's fields: a wrong cron would get both messages."""
+        exclude = {field.name for field in PeriodicTask._meta.fields
+                   if field.name not in self.fields or self.has_error(field.name)}  # fmt: skip
+        try:
+            models.Model.validate_unique(self.instance, exclude=exclude)
+        except ValidationError as exc:
+            self.add_error(None, exc)
 
     def save(self, commit: bool = True) -> PeriodicTask:
         task: PeriodicTask = super().save(commit=False)

@@ -1,19 +1,18 @@
 from __future__ import annotations
 
-import zoneinfo
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from tenants.models import Tenant, slug_validate
-
-TIMEZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
+from tenants.timezones import TimezoneField
 
 
 class TenantCreateForm(forms.ModelForm):
     """Create a tenant with its first owner (an existing user, or a new one invited by email)."""
 
-    timezone = forms.ChoiceField(choices=TIMEZONE_CHOICES, initial="UTC")
+    timezone = TimezoneField(initial="UTC")
     owner_email = forms.EmailField(
         help_text="The first owner. An unknown address gets a new account and an email to set "
         "a password."
@@ -36,8 +35,15 @@ class TenantCreateForm(forms.ModelForm):
 
 
 class TenantChangeForm(forms.ModelForm):
-    timezone = forms.ChoiceField(choices=TIMEZONE_CHOICES)
+    timezone = TimezoneField()
 
     class Meta:
         model = Tenant
         fields = ["name", "timezone", "session_max_age_days"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A zone stored before the picker offered canonical zones only stays choosable.
+        field = self.fields["timezone"]
+        assert isinstance(field, TimezoneField)
+        field.keep(self.instance.timezone)

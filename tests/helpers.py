@@ -377,3 +377,11 @@ def database_outage() -> Iterator[None]:
         finally:
             side.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             connection.close()  # ours was cut: the next query opens a new one
+
+
+# The management forms of the tenant page's tabs (console/admin.py), for tests that post it.
+TENANT_PAGE_INLINES = {
+    f"{prefix}-{field}": "0"
+    for prefix in ("domains", "memberships", "schedulesummary", "jobrun")
+    for field in ("TOTAL_FORMS", "INITIAL_FORMS")
+}

@@ -24,6 +24,7 @@ from accounts.models import User
 from backoffice.admin_base import ReadOnlyAdminMixin
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site, tenant_site
+from backoffice.times import ago_html, time_html
 from jobs.admin import jobs_started_response
 from jobs.api import task_enqueue
 from usersessions.models import Session
@@ -60,7 +61,7 @@ def _schema(request: HttpRequest) -> str:
 
 
 class SessionAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["user", "ip_address", "device", "created_at", "expire_date"]
+    list_display = ["user", "ip_address", "device", "created", "expires"]
     list_display_links = None
     list_filter = [SessionStateFilter]
     search_fields = ["username", "ip_address", "user_agent"]
@@ -77,6 +78,15 @@ class SessionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     @admin.display(description="User", ordering="username")
     def user(self, obj: Session) -> str:
         return getattr(obj, "username", None) or ("—" if obj.user_id is None else f"#{obj.user_id}")
+
+    # In the tenant's zone in its admin, UTC in the platform's; labelled (backoffice.times).
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Session) -> str:
+        return ago_html(obj.created_at)
+
+    @admin.display(description="Expires", ordering="expire_date")
+    def expires(self, obj: Session) -> str:
+        return time_html(obj.expire_date)
 
     @admin.display(description="User agent")
     def device(self, obj: Session) -> str:

@@ -110,8 +110,16 @@ class BatchedDelete:
             return int(cursor.fetchone()[0])
 
     def _report(self, done: int, total: int | None) -> None:
-        if self.progress is not None:
-            self.progress(done, total, f"{self.stats.deleted} sessions deleted")
+        """Key batches report no total (the message says the count); the sweep reports pages
+        of the table."""
+        if self.progress is None:
+            return
+        deleted = self.stats.deleted
+        if total is None:
+            self.progress(done, None, f"{deleted} sessions deleted" if deleted else
+                          "No expired sessions")  # fmt: skip
+        else:
+            self.progress(done, total, f"pages of the table swept, {deleted} sessions deleted")
 
     def _by_keys(self, threshold: int) -> bool:
         """Key batches until one comes back short (done: True) or `threshold` rows have gone

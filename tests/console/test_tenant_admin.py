@@ -9,6 +9,7 @@ from django.test import Client
 from accounts.models import User
 from backoffice.models import AuditEntry
 from tenants.models import Domain, Membership, Tenant
+from tests.helpers import TENANT_PAGE_INLINES
 
 pytestmark = pytest.mark.django_db
 
@@ -64,8 +65,7 @@ def test_operator_edits_name_and_timezone_but_not_slug(
 ) -> None:
     form = {
         "name": "Acme Corporation", "timezone": "Asia/Tokyo", "slug": "hacked",
-        "domains-TOTAL_FORMS": "0", "domains-INITIAL_FORMS": "0",
-        "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
+        **TENANT_PAGE_INLINES,
     }  # fmt: skip
     response = operator_client.post(f"/admin/tenants/tenant/{acme.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -78,9 +78,8 @@ def test_operator_adds_a_member_with_a_role(
     operator_client: Client, acme: Tenant, bob: User
 ) -> None:
     form = {
-        "name": acme.name, "timezone": acme.timezone,
-        "domains-TOTAL_FORMS": "0", "domains-INITIAL_FORMS": "0",
-        "memberships-TOTAL_FORMS": "1", "memberships-INITIAL_FORMS": "0",
+        "name": acme.name, "timezone": acme.timezone, **TENANT_PAGE_INLINES,
+        "memberships-TOTAL_FORMS": "1",
         "memberships-0-user": str(bob.pk), "memberships-0-role": "owner",
     }  # fmt: skip
     response = operator_client.post(f"/admin/tenants/tenant/{acme.pk}/change/", form)

@@ -259,3 +259,38 @@ def test_a_staff_sign_in_without_next_lands_on_the_admin(viewer: User) -> None:
     assert response.status_code == 302 and response["Location"] == "/"
     assert client.get("/").status_code == 302  # "/" on the platform domain: the admin
     assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("age_s", "stale"), [(30, False), (600, True)])
+def test_healthz_reports_the_beat_heartbeats_age_and_staleness(age_s: int, stale: bool) -> None:
+    import datetime as dt
+
+    import redis
+
+    from saas.health import BEAT_HEARTBEAT_KEY
+
+    beat = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=age_s)).isoformat()
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.set(BEAT_HEARTBEAT_KEY, beat)
+    try:
+        with override_settings(HEALTH_BEAT_STALE_S=120):
+            response = host_client("acme.localhost").get("/healthz")
+    finally:
+        client.delete(BEAT_HEARTBEAT_KEY)
+    assert response.status_code == 200  # stale beat: reported, web still serves
+    report = response.json()["beat"]
+    assert report["last_heartbeat"] == beat and report["stale"] is stale
+    assert age_s <= report["age_s"] <= age_s + 5
+
+
+@pytest.mark.django_db
+def test_healthz_calls_a_missing_heartbeat_stale() -> None:
+    import redis
+
+    from saas.health import BEAT_HEARTBEAT_KEY
+
+    redis.Redis.from_url(settings.REDIS_URL).delete(BEAT_HEARTBEAT_KEY)  # a beat test's, if any
+    response = host_client("localhost").get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["beat"] == {"last_heartbeat": None, "age_s": None, "stale": True}

@@ -76,3 +76,11 @@ def test_operations_with_redis_down_says_so(operator: User) -> None:
     assert page.status_code == 200
     body = page.content.decode()
     assert "unknown (broker unreachable)" in body and "the broker (Redis) is unreachable" in body
+
+
+@pytest.mark.parametrize("host", ["localhost", "acme.localhost", "unknown.localhost"])
+@pytest.mark.parametrize("path", ["/favicon.ico", "/favicon.svg"])
+def test_the_favicon_answers_on_every_domain(host: str, path: str) -> None:
+    response = Client(HTTP_HOST=host).get(path)
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert response.content.startswith(b"<svg") and "max-age" in response["Cache-Control"]

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from django_tenants.utils import schema_context
 
 from beat.models import ScheduleSummary
@@ -129,17 +129,6 @@ def test_the_overview_costs_the_same_queries_at_1000_tenants_as_at_10(
     assert "Load 7<" in filtered and "Load 8<" not in filtered
     searched = operator_client.get(url, {"q": "Load 99"}).content.decode()
     assert "Load 99<" in searched and "Load 7<" not in searched
-
-
-def test_a_crontab_added_in_a_tenants_admin_defaults_to_its_zone(operator_client: Client) -> None:
-    body = operator_client.get("/admin/t/acme/django_celery_beat/crontabschedule/add/")
-    assert '<option value="Europe/Paris" selected>' in body.content.decode()
-    with schema_context("acme"):
-        crontab = CrontabSchedule.objects.create(minute="0", hour="7", timezone="Europe/Paris")
-    page = operator_client.get(
-        f"/admin/t/acme/django_celery_beat/crontabschedule/{crontab.pk}/change/"
-    )
-    assert page.content.decode().count(" 07:00 CE") == 5  # its next 5 runs, on its own clock
 
 
 def test_applying_defaults_again_creates_missing_ones_and_keeps_staff_edits(

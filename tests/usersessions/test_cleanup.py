@@ -204,3 +204,13 @@ def test_the_public_cleanup_is_a_daily_platform_job_on_staff_sessions_only() -> 
     assert run.tenant_slug == "" and JobRun.objects.filter(pk=run.pk, schema_name="public").exists()
     assert session_keys("public") == {staff_live} and staff_expired not in session_keys("public")
     assert session_keys("acme") == {acme_expired}
+
+
+def test_a_cleanup_with_nothing_to_delete_says_so() -> None:
+    sessions_bulk("globex", 3, expired=False, prefix="live")
+    messages: list[tuple[int, int | None, str]] = []
+    sessions_cleanup(
+        schema_name="globex", progress=lambda done, total, msg: messages.append((done, total, msg))
+    )
+    # Shown on the JobRun as "No expired sessions", not "0 0 sessions deleted".
+    assert messages == [(0, None, "No expired sessions")]
