@@ -133,7 +133,10 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 
 # --- Members (owners only) ----------------------------------------------------------------------
-_ROLE_PHRASES = {Membership.Role.OWNER: "an owner", Membership.Role.MEMBER: "a member"}
+_ROLE_PHRASES: dict[str, str] = {
+    Membership.Role.OWNER: "an owner",
+    Membership.Role.MEMBER: "a member",
+}
 
 
 def _members_page(
@@ -169,9 +172,11 @@ def member_invite_view(request: HttpRequest) -> HttpResponse:
         except MemberChangeRefused as exc:
             form.add_error("email", str(exc))
         else:
-            email = invitation.membership.user.email
+            email, role = invitation.membership.user.email, invitation.membership.role
             sent = "an invitation to choose a password" if invitation.new_user else "a note"
-            messages.success(request, f"{email} is now a member. We emailed them {sent}.")
+            messages.success(
+                request, f"{email} is now {_ROLE_PHRASES[role]}. We emailed them {sent}."
+            )
             return redirect("portal:members")
     return _members_page(request, invite_form=form, status=400)
 

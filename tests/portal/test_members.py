@@ -74,6 +74,9 @@ def test_an_owner_invites_a_new_person_who_chooses_a_password_on_the_tenant_doma
             client, "/members/invite/", {"email": "New.Person@Example.com", "role": "member"}
         )
     assert response.status_code == 302 and response["Location"] == "/members/"
+    landed = client.get("/members/").content.decode()
+    connection_tenant_set(None)
+    assert "new.person@example.com is now a member. We emailed them an invitation" in landed
     user = User.objects.get(email="new.person@example.com")
     assert not user.has_usable_password()
     assert list(user.memberships.values_list("tenant__slug", "role")) == [("acme", "member")]
@@ -99,7 +102,10 @@ def test_inviting_someone_with_an_account_adds_them_here_only_and_keeps_their_pa
 ) -> None:
     client = portal_client(acme, alice)
     with django_capture_on_commit_callbacks(execute=True):
-        _post(client, "/members/invite/", {"email": "BOB@example.com", "role": "owner"})
+        response = _post(
+            client, "/members/invite/", {"email": "BOB@example.com", "role": "owner"}, follow=True
+        )
+    assert "bob@example.com is now an owner. We emailed them a note." in response.content.decode()
     assert sorted(bob.memberships.values_list("tenant__slug", "role")) == [
         ("acme", "owner"),
         ("globex", "member"),
