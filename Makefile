@@ -47,6 +47,20 @@ test: services browser
 test-fast: services
 	$(PY) -m pytest -m "not slow"
 
+# The portal's CSS framework (Pico CSS) and the browser tests' axe-core, from the npm registry
+# at the versions locked in assets/package-lock.json, copied into place as built files that are
+# committed: the Docker image, `make up` and `make test` need no Node. Run after changing a
+# version in assets/package.json (then `npm install` there to update the lock), and commit.
+.PHONY: assets
+assets:
+	cd assets && npm ci --no-audit --no-fund
+	mkdir -p portal/static/portal/vendor tests/browser/vendor
+	cp assets/node_modules/@picocss/pico/css/pico.min.css portal/static/portal/vendor/pico.min.css
+	cp assets/node_modules/@picocss/pico/LICENSE.md portal/static/portal/vendor/pico.LICENSE.md
+	cp assets/node_modules/axe-core/axe.min.js tests/browser/vendor/axe.min.js
+	cp assets/node_modules/axe-core/LICENSE tests/browser/vendor/axe-core.LICENSE
+	cp assets/node_modules/axe-core/LICENSE-3RD-PARTY.txt tests/browser/vendor/axe-core.LICENSE-3RD-PARTY.txt
+
 # Migrations (public, then every tenant in parallel), the platform tenant and the staff roles;
 # the same command docker-compose's migrate service runs, safe to run again.
 migrate: services

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest
@@ -51,3 +52,19 @@ class TenantPasswordResetForm(PasswordResetForm):
             Membership.objects.filter(tenant=self.tenant).values_list("user_id", flat=True)
         )
         return (user for user in super().get_users(email) if user.pk in member_ids)
+
+
+class MemberInviteForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        help_text="Someone without an account here gets an email to choose their password.",
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+    role = forms.ChoiceField(
+        label="Role", choices=Membership.Role.choices, initial=Membership.Role.MEMBER
+    )
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=Membership.Role.choices)

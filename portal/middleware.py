@@ -1,9 +1,12 @@
 """Who may be on a tenant's domain at all: the tenant must be active and the signed-in user one
 of its members. Checked on every request, so suspending a tenant or removing a member takes
-effect at once, without waiting for sessions to expire."""
+effect at once, without waiting for sessions to expire. The membership found is kept on the
+request (`request.membership`, None when signed out): the pages read the role from it. Times
+are shown in the tenant's time zone."""
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
@@ -11,8 +14,9 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
-from tenants.services import user_is_member
+from tenants.models import Membership
 
 _OPEN_PATHS = ("/healthz",)
 
@@ -34,7 +38,16 @@ class TenantAccessMiddleware:
                 request, "portal/unavailable.html", {"tenant": tenant}, status=403
             )
             return response.render()
-        if request.user.is_authenticated and not user_is_member(user=request.user, tenant=tenant):
-            logout(request)
-            return redirect(settings.LOGIN_URL)
-        return self.get_response(request)
+        membership = None
+        if request.user.is_authenticated:
+            membership = Membership.objects.filter(user_id=request.user.pk, tenant=tenant).first()
+            if membership is None:
+                logout(request)
+                return redirect(settings.LOGIN_URL)
+        request.membership = membership  # type: ignore[attr-defined]
+        # Times on the portal's pages are in the tenant's zone (the pages label them so).
+        timezone.activate(zoneinfo.ZoneInfo(tenant.timezone))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

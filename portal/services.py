@@ -21,10 +21,21 @@ def invite_send(*, user: User, tenant: Tenant) -> None:
             "token": default_token_generator.make_token(user),
         },
     )
+    _send(user, tenant, f"You have been invited to {tenant.name}", "invite.txt", path)
+
+
+def added_send(*, user: User, tenant: Tenant) -> None:
+    """Tell someone who already has an account (and a password) that they joined a tenant."""
+    path = reverse("portal:login", urlconf="saas.urls_tenant")
+    _send(user, tenant, f"You have been added to {tenant.name}", "added.txt", path)
+
+
+def _send(user: User, tenant: Tenant, subject: str, template: str, path: str) -> None:
+    # Links are on the tenant's configured domain (tenant_url), never the request's Host header.
     context = {"user": user, "tenant": tenant, "url": tenant_url(tenant, path)}
     send_mail(
-        subject=f"You have been invited to {tenant.name}",
-        message=render_to_string("portal/email/invite.txt", context),
+        subject=subject,
+        message=render_to_string(f"portal/email/{template}", context),
         from_email=None,
         recipient_list=[user.email],
     )

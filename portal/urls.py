@@ -26,6 +26,10 @@ urlpatterns = [
     ),
     path("accounts/sessions/", views.sessions_list, name="sessions"),
     path("accounts/sessions/end/", views.sessions_end_view, name="sessions_end"),
+    path("members/", views.members, name="members"),
+    path("members/invite/", views.member_invite_view, name="member_invite"),
+    path("members/<int:membership_id>/role/", views.member_role_view, name="member_role"),
+    path("members/<int:membership_id>/remove/", views.member_remove_view, name="member_remove"),
     path("accounts/password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path(
         "accounts/password/reset/sent/",

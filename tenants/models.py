@@ -146,6 +146,9 @@ class Membership(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the portal's sign-in on this tenant's domain. Not User.last_login, which is global:
+    # shown to this tenant's owners, it would tell them when someone signed in elsewhere.
+    last_signin_at = models.DateTimeField("last sign-in", null=True, blank=True)
 
     class Meta:
         constraints = [

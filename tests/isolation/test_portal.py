@@ -37,7 +37,8 @@ def test_a_member_signs_in_and_sees_home(alice: User) -> None:
     client, location = sign_in("acme.localhost", "alice")
     assert location == "/"
     body = client.get("/").content.decode()
-    assert "owner of <strong>Acme Corp</strong>" in body
+    assert "<h1>Acme Corp</h1>" in body
+    assert '<span class="badge badge-owner">Owner</span>' in body
 
 
 def test_a_non_member_gets_the_wrong_password_error(alice: User, bob: User) -> None:
