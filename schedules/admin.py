@@ -15,8 +15,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
-from django.urls import path
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import (
@@ -27,6 +27,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 from unfold.admin import ModelAdmin
+from unfold.decorators import action
 
 from backoffice.admin_base import AuditedAdminMixin
 from backoffice.services import audit_record_request
@@ -34,6 +35,7 @@ from backoffice.sites import staff_site, tenant_site
 from backoffice.times import ago_html, time_html
 from jobs.admin import jobs_started_response
 from jobs.api import PlatformTask, TrackedTask, is_tenant_task, task_enqueue
+from jobs.models import JobRun
 from saas.celery import app
 from schedules.forms import ScheduleForm
 from schedules.models import CATCH_UP_DEFAULT
@@ -89,7 +91,9 @@ class PeriodicTaskAdmin(AuditedAdminMixin, ModelAdmin):
     search_fields = ["name", "task", "description"]
     list_select_related = ["interval", "crontab", "solar", "clocked", "state"]
     actions = ["enable", "disable", "run_now"]
-    readonly_fields = ["problem", "next_runs", "last_run", "total_run_count", "missed"]
+    readonly_fields = ["problem", "next_runs", "last_run", "total_run_count", "missed",
+                       "recent_runs"]  # fmt: skip
+    actions_detail = ["run_now_one"]
 
     def get_fieldsets(self, request: HttpRequest, obj: PeriodicTask | None = None) -> Any:
         zone = timezone_current()
@@ -208,6 +212,43 @@ class PeriodicTaskAdmin(AuditedAdminMixin, ModelAdmin):
     def disable(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
         self._enabled_set(request, queryset, False)
 
+    @action(description="Run now", url_path="run-now", icon="play_arrow", permissions=["change"],
+            dialog={"title": "Run this schedule now?",
+                    "description": "Its task is sent once, now, with its arguments; the "
+                                   "schedule itself is unchanged. You land on the job's page.",
+                    "form_submit_text": "Run now"})  # fmt: skip
+    def run_now_one(self, request: HttpRequest, form: Any, object_id: str) -> Any:
+        """The schedule's own "Run now" (a dialog asks, then posts): the list's action, for
+        this one."""
+        periodic = self.get_object(request, object_id)
+        if periodic is None:
+            raise Http404
+        response = self.run_now(request, PeriodicTask.objects.filter(pk=periodic.pk))
+        target = response.url if response is not None else request.path.rsplit("run-now/", 1)[0]
+        if request.headers.get("HX-Request"):
+            # The dialog posts with htmx: tell it to go to the page, not to swap it in.
+            return HttpResponse(status=204, headers={"HX-Redirect": target})
+        return HttpResponseRedirect(target)
+
+    @admin.display(description="Recent runs")
+    def recent_runs(self, obj: PeriodicTask) -> Any:
+        """The jobs this schedule started (beat's sends and "Run now"), newest first, each a
+        link to its page in the platform admin's job history."""
+        runs = JobRun.objects.filter(
+            schema_name=connection_schema(), periodic_task_name=obj.name
+        ).order_by("-queued_at")[:10]
+        if not runs:
+            return "None yet."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "", '<li><a class="underline" href="{}">{}</a> · {} · {}</li>',
+                ((reverse("admin:jobs_jobrun_change", args=[run.pk], current_app="admin"),
+                  run.get_state_display(), ago_html(run.queued_at), run.summary)
+                 for run in runs),
+            ),
+        )  # fmt: skip
+
     @admin.action(description="Run now (lands on the job)", permissions=["change"])
     def run_now(
         self, request: HttpRequest, queryset: QuerySet[PeriodicTask]
@@ -224,7 +265,9 @@ class PeriodicTaskAdmin(AuditedAdminMixin, ModelAdmin):
                 )
                 continue
             args, kwargs = json.loads(periodic.args or "[]"), json.loads(periodic.kwargs or "{}")
-            task_ids.append(task_enqueue(task, tenant=tenant, args=args, kwargs=kwargs))
+            # Named like beat's sends, so the job is listed among the schedule's recent runs.
+            task_ids.append(task_enqueue(task, tenant=tenant, args=args, kwargs=kwargs,
+                                         headers={"periodic_task_name": periodic.name}))  # fmt: skip
             audit_record_request(request, action="schedule.run_now", obj=periodic)
         return jobs_started_response(self, request, task_ids)
 

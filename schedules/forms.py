@@ -12,6 +12,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from kombu.utils.json import loads
+from unfold.widgets import (
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextInputWidget,
+    UnfoldBooleanSwitchWidget,
+)
 
 from jobs.api import PlatformTask, is_tenant_task
 from saas.celery import LONG_QUEUE, SHORT_QUEUE, app
@@ -43,12 +48,13 @@ def task_choices(for_tenant: bool) -> list[tuple[str, str]]:
 
 
 class ScheduleForm(forms.ModelForm):
-    task = forms.ChoiceField(label="Task")
+    # The admin's theme styles model fields by itself; these form-only fields take its widgets.
+    task = forms.ChoiceField(label="Task", widget=UnfoldAdminSelectWidget)
     cron = forms.CharField(
         label="Crontab",
         required=False,
         max_length=200,
-        widget=forms.TextInput(attrs={"size": 30, "placeholder": "0 3 * * *"}),
+        widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "0 3 * * *"}),
         help_text="minute hour day-of-month month day-of-week, e.g. “0 3 * * *” or "
         "“*/15 8-18 * * mon-fri”.",
     )
@@ -56,6 +62,7 @@ class ScheduleForm(forms.ModelForm):
         label="Catch up missed runs",
         required=False,
         initial=CATCH_UP_DEFAULT,
+        widget=UnfoldBooleanSwitchWidget,
         help_text=ScheduleState._meta.get_field("catch_up").help_text,
     )
 
