@@ -52,7 +52,7 @@ def platform_sidebar(request: HttpRequest) -> list[dict[str, Any]]:
         {
             "title": "Jobs and schedules",
             "items": [
-                _item("Job history", "history", "admin:jobs_jobrun_changelist", ("jobs", "jobrun")),
+                _item("Jobs", "history", "admin:jobs_jobrun_changelist", ("jobs", "jobrun")),
                 _item(
                     "Schedules (all tenants)",
                     "event_repeat",

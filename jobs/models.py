@@ -61,6 +61,10 @@ class JobRun(models.Model):
     )
 
     class Meta:
+        # One name for the page, wherever it is linked from ("Job runs" and "Job history" once
+        # named the same list).
+        verbose_name = "job"
+        verbose_name_plural = "jobs"
         ordering = ["-queued_at", "-id"]
         # Few, chosen indexes: every write pays for each, and planning an UPDATE by task id took
         # a millisecond with Django's default per-field (and _like) indexes.

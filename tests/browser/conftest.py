@@ -10,6 +10,7 @@ a skip. Each test leaves a screenshot of its final page in .artifacts/screenshot
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,8 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
         yield opened
     finally:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        opened.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+        name = re.sub(r"[^\w.-]+", "_", request.node.name).strip("_")  # parameters hold "/"
+        opened.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
         context.close()
 
 

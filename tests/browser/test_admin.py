@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from backoffice.models import AuditEntry
 from console.queue_history import queue_depths_sample
 from jobs.models import JobRun
 from tenants.models import Tenant
@@ -134,3 +135,25 @@ def test_a_viewer_sees_values_but_no_buttons(
     page.goto(server.url("/admin/tenants/tenant/"))
     expect(page.get_by_role("link", name="Acme Corp")).to_be_visible()
     expect(page.get_by_role("link", name="Add tenant")).to_have_count(0)
+
+
+@pytest.mark.usefixtures("some_jobs")
+@pytest.mark.parametrize(
+    "path", ["/admin/jobs/jobrun/", "/admin/backoffice/auditentry/", "/admin/tenants/tenant/"]
+)
+def test_lists_show_every_column_at_1400_px(
+    page: Page, server: Server, operator_staff: Staff, path: str
+) -> None:
+    for n in range(3):  # long descriptions, the case that once pushed columns out of view
+        AuditEntry.objects.create(
+            actor_username="live-olga", action="schedule.run_now", tenant_slug="acme",
+            object_type="django_celery_beat.PeriodicTask",
+            object_repr=f"sessions-cleanup-daily: 15 3 * * * (m/h/dM/MY/d) Europe/Paris #{n}",
+        )  # fmt: skip
+    staff_sign_in(page, server, operator_staff)
+    page.goto(server.url(path))
+    headers = page.locator("#result_list thead th")
+    expect(headers.first).to_be_visible()
+    right_edges = [box["x"] + box["width"] for box in
+                   (h.bounding_box() for h in headers.all()) if box]  # fmt: skip
+    assert right_edges and max(right_edges) <= 1400, f"a column ends at {max(right_edges)} px"
