@@ -29,6 +29,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from backoffice.services import audit_record
+from jobs import hotpath
 from jobs.models import JobRun
 
 logger = logging.getLogger(__name__)
@@ -142,12 +143,8 @@ def jobrun_started(*, task_id: str, worker: str, max_attempts: int) -> tuple[Sta
     """Open a new attempt. Returns (decision, attempt token); the token identifies this
     attempt for `jobrun_finished`."""
     now = timezone.now()
-    opened = JobRun.objects.filter(task_id=task_id, state__in=["queued", "retrying"]).update(
-        state=JobRun.State.RUNNING, attempt=F("attempt") + 1, worker=worker, started_at=now,
-        finished_at=None, progress_done=None, progress_total=None, progress_message="",
-    )  # fmt: skip
-    if opened:
-        return StartDecision.RUN, now  # the common case: one statement
+    if hotpath.attempt_open(task_id=task_id, worker=worker, now=now):
+        return StartDecision.RUN, now  # the common case: one (prepared) statement
     run = JobRun.objects.filter(task_id=task_id).order_by().first()
     if run is None:
         return StartDecision.RUN, None  # an untracked send (e.g. raw send_task); nothing to record
@@ -201,7 +198,16 @@ def jobrun_finished(
 ) -> None:
     """Close the current attempt: succeeded, failed, retrying or skipped (with `reason`). With
     `attempt` (the token from jobrun_started) only that attempt is closed, never a later one."""
-    fields: dict[str, Any] = {"state": state, "finished_at": timezone.now()}
+    now = timezone.now()
+    if (
+        state == JobRun.State.SUCCEEDED and attempt is not None and exc is None
+        and not reason and not artifact_url
+    ):  # fmt: skip
+        # The common case, once per job: one prepared statement.
+        summary = json.loads(json.dumps(result, default=str)) if result is not None else None
+        hotpath.attempt_succeed(task_id=task_id, attempt=attempt, result=summary, now=now)
+        return
+    fields: dict[str, Any] = {"state": state, "finished_at": now}
     if reason:
         fields["error_message"] = reason[:2000]
     if exc is not None:

@@ -300,6 +300,9 @@ JOBS_HEARTBEAT_INTERVAL_S = env_int("JOBS_HEARTBEAT_INTERVAL_S", 10, minimum=1)
 JOBS_HEARTBEAT_TTL_S = env_int("JOBS_HEARTBEAT_TTL_S", 30, minimum=2)
 JOBS_RECONCILE_INTERVAL_S = env_int("JOBS_RECONCILE_INTERVAL_S", 15, minimum=1)
 JOBS_RECONCILE_GRACE_S = env_int("JOBS_RECONCILE_GRACE_S", 45, minimum=1)
+# The two JobRun writes of every attempt as prepared statements (jobs/hotpath.py); 0 behind a
+# pooler in transaction mode that cannot keep them (PgBouncer before 1.21).
+JOBS_DB_PREPARE = env_bool("JOBS_DB_PREPARE", True)
 # How long a bookkeeping write keeps trying through a lost database connection before the
 # message is put back on its queue (the sum of the pauses between attempts).
 JOBS_DB_RETRY_S = env_int("JOBS_DB_RETRY_S", 20, minimum=0)
