@@ -23,9 +23,8 @@ from backoffice.sites import staff_site
 from beat.leadership import beat_heartbeat, beat_leader
 from beat.models import ScheduleSummary
 from console.alerts import alerts_open
-from console.operations import operations_snapshot, queue_depths
+from console.operations import operations_snapshot, queue_depths, workers_alive
 from console.queue_history import DepthSample, queue_depths_history
-from jobs.heartbeat import WorkerBeat, workers_read
 from jobs.models import JobRun
 from tenants.models import Membership, Tenant
 from usersessions.models import Session
@@ -165,13 +164,6 @@ def beat_status(now: float | None = None) -> BeatStatus:
     return BeatStatus(leader=beat_leader(), heartbeat_age_s=age, stale=stale)
 
 
-def _workers() -> list[WorkerBeat] | None:
-    try:
-        return workers_read()
-    except Exception:  # Redis away: the card says so
-        return None
-
-
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     now = timezone.now()
     since = now - timedelta(hours=24)
@@ -187,7 +179,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "queues": queue_depths(),
         "queue_samples": len(samples),
         "queue_chart": queue_history_chart(samples),
-        "workers": _workers(),
+        "workers": workers_alive(),
         "beat": beat_status(),
         "next_runs": ScheduleSummary.objects.filter(enabled=True, next_run_at__isnull=False)
         .select_related("tenant")

@@ -11,7 +11,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from beat.leadership import beat_heartbeat
-from jobs.heartbeat import heartbeats_read
+from jobs.heartbeat import WorkerBeat, workers_read
 from jobs.models import JobRun
 from jobs.transport import queue_depth
 from saas.celery import LONG_QUEUE, SHORT_QUEUE
@@ -33,7 +33,7 @@ class Refusal:
 @dataclass(frozen=True)
 class Operations:
     queues: dict[str, int | None]
-    workers: dict[str, int] | None  # live worker -> jobs it holds; None: Redis unreachable
+    workers: list[WorkerBeat] | None  # live workers; None: Redis unreachable
     failing_24h: list[JobRun]
     refused_24h: list[Refusal]
     beat_heartbeat: str | None
@@ -50,11 +50,11 @@ def queue_depths() -> dict[str, int | None]:
     return depths
 
 
-def workers_alive() -> dict[str, int] | None:
-    """Workers whose heartbeat is current, with how many jobs each holds (no ping to wait for:
-    each worker writes its own heartbeat, jobs/heartbeat.py)."""
+def workers_alive() -> list[WorkerBeat] | None:
+    """Workers whose heartbeat is current: the jobs each holds, its queues and concurrency (no
+    ping to wait for: each worker writes its own heartbeat, jobs/heartbeat.py)."""
     try:
-        return {name: len(held) for name, held in sorted(heartbeats_read().items())}
+        return workers_read()
     except redis.RedisError:
         return None
 

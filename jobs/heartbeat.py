@@ -9,6 +9,7 @@ simply stops renewing it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -49,6 +50,10 @@ class WorkerBeat:
     held: frozenset[str]
     queues: tuple[str, ...] = ()
     concurrency: int | None = None
+
+    @property
+    def seen_at(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.at, tz=dt.UTC)
 
 
 def heartbeat_write(

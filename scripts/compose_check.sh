@@ -26,8 +26,14 @@ sleep 75
 HEALTH=$(curl -s -o "$LOGS"/healthz.json -w '%{http_code}' -H 'Host: localhost' http://127.0.0.1:8077/healthz)
 echo "healthz: $HEALTH $(cat "$LOGS"/healthz.json)"
 echo "admin login page: $(curl -s -o /dev/null -w '%{http_code}' -H 'Host: localhost' http://127.0.0.1:8077/admin/login/)"
-echo "admin css: $(curl -s -o /dev/null -w '%{http_code} %{content_type}' -H 'Host: localhost' http://127.0.0.1:8077/static/admin/css/base.css)"
+STATIC_OK=1
+for asset in admin/css/base.css unfold/css/styles.css console/admin.css portal/vendor/pico.min.css; do
+  CODE=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: localhost' "http://127.0.0.1:8077/static/$asset")
+  echo "static $asset: $CODE"
+  [ "$CODE" = 200 ] || STATIC_OK=0
+done
+echo "favicon: $(curl -s -o /dev/null -w '%{http_code}' -H 'Host: localhost' http://127.0.0.1:8077/favicon.ico)"
 echo "beat tail:"; tail -3 "$LOGS"/beat.log
 kill $WEB $W1 $W2 $BEAT; sleep 3; kill -9 $WEB $W1 $W2 $BEAT 2>/dev/null
 psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS saas_compose" 2>/dev/null || true
-[ "$HEALTH" = 200 ] && grep -q '"last_heartbeat": "20' "$LOGS"/healthz.json
+[ "$HEALTH" = 200 ] && [ "$STATIC_OK" = 1 ] && grep -q '"last_heartbeat": "20' "$LOGS"/healthz.json

@@ -157,3 +157,14 @@ def test_lists_show_every_column_at_1400_px(
     right_edges = [box["x"] + box["width"] for box in
                    (h.bounding_box() for h in headers.all()) if box]  # fmt: skip
     assert right_edges and max(right_edges) <= 1400, f"a column ends at {max(right_edges)} px"
+
+
+@pytest.mark.usefixtures("celery_worker", "some_jobs")
+def test_operations_shows_the_live_worker_with_its_queues(
+    page: Page, server: Server, operator_staff: Staff
+) -> None:
+    staff_sign_in(page, server, operator_staff)
+    page.goto(server.url("/admin/operations/"))
+    expect(page.locator("#content").get_by_role("heading", name="Operations")).to_be_visible()
+    expect(page.get_by_role("cell", name="long, short")).to_be_visible()  # its queues
+    expect(page.get_by_text("Job 5").first).to_be_visible()  # a failing job, linked
