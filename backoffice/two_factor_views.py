@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django_otp import login as otp_login
+from unfold.widgets import BASE_INPUT_CLASSES
 
 from backoffice.services import audit_record_request
 from backoffice.two_factor import (
@@ -26,7 +27,7 @@ class ConfirmForm(forms.Form):
     token = forms.CharField(
         label="Code from the app", max_length=8,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
-                                      "autofocus": True}),
+                                      "autofocus": True, "class": " ".join(BASE_INPUT_CLASSES)}),
     )  # fmt: skip
 
 
