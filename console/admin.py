@@ -63,6 +63,10 @@ class MembershipInline(TabularInline):
     verbose_name_plural = "Members"
 
 
+# A link in a list or a read-only field, coloured like the theme's own links.
+LINK = "text-primary-600 dark:text-primary-500 underline"
+
+
 @dataclass(frozen=True)
 class StatusStep:
     verb: str
@@ -241,7 +245,8 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
         domain = next((d for d in obj.domains.all() if d.is_primary), None)
         if domain is None:
             return "—"
-        return format_html('<a href="{}" target="_blank">{}</a>', tenant_url(obj), domain.domain)
+        return format_html('<a class="{}" href="{}" target="_blank">{}</a>', LINK, tenant_url(obj),
+                           domain.domain)  # fmt: skip
 
     @admin.display(description="Members", ordering="member_count")
     def members(self, obj: Tenant) -> int:
@@ -249,7 +254,8 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
 
     @admin.display(description="Tenant admin")
     def open_admin(self, obj: Tenant) -> str:
-        return format_html('<a href="{}">Open {}’s admin</a>', tenant_admin_url(obj), obj.slug)
+        return format_html('<a class="{}" href="{}">Open {}’s admin</a>', LINK,
+                           tenant_admin_url(obj), obj.slug)  # fmt: skip
 
     def _transition(self, request: HttpRequest, tenants: list[Tenant], status: str) -> int:
         done = 0

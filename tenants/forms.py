@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from tenants.models import Tenant, slug_validate
-from tenants.timezones import TimezoneField
+from tenants.timezones import INPUT_CLASSES, TimezoneField
 
 
 class TenantCreateForm(forms.ModelForm):
@@ -14,8 +14,9 @@ class TenantCreateForm(forms.ModelForm):
 
     timezone = TimezoneField(initial="UTC")
     owner_email = forms.EmailField(
+        widget=forms.EmailInput(attrs={"class": INPUT_CLASSES}),
         help_text="The first owner. An unknown address gets a new account and an email to set "
-        "a password."
+        "a password.",
     )
 
     class Meta:

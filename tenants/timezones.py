@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from django import forms
+from unfold.widgets import INPUT_CLASSES as THEME_INPUT_CLASSES
 
 UTC = "UTC"
 SYSTEM_ZONE_TAB = Path("/usr/share/zoneinfo/zone.tab")
@@ -57,6 +58,9 @@ def timezone_choices(current: str | None = None) -> list[tuple[str, Any]]:
     return choices
 
 
+INPUT_CLASSES = " ".join(THEME_INPUT_CLASSES)
+
+
 class TimezonePicker(forms.Select):
     """A grouped select (works as it is without JavaScript) that tenants/tzpicker.js gives a
     filter box."""
@@ -65,7 +69,8 @@ class TimezonePicker(forms.Select):
         js = ["tenants/tzpicker.js"]
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__({"data-tz-picker": "1", **(attrs or {})})
+        # The admin theme's input classes (harmless elsewhere); the filter box copies them.
+        super().__init__({"data-tz-picker": "1", "class": INPUT_CLASSES, **(attrs or {})})
 
 
 class TimezoneField(forms.ChoiceField):

@@ -15,7 +15,7 @@ from console.queue_history import queue_depths_sample
 from jobs.models import JobRun
 from tenants.models import Tenant
 from tenants.provisioning import schema_drop
-from tests.browser.conftest import Server, Staff, staff_sign_in
+from tests.browser.conftest import SCREENSHOTS, Server, Staff, staff_sign_in
 
 
 @pytest.fixture
@@ -85,6 +85,7 @@ def test_an_operator_creates_a_tenant(page: Page, server: Server, operator_staff
     page.get_by_label("Slug").fill("initech")
     page.locator("select[name=timezone]").select_option("Europe/Berlin")
     page.get_by_label("Owner email").fill("owner@initech.example")
+    page.screenshot(path=str(SCREENSHOTS / "tenant-add-form.png"), full_page=True)
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("was added successfully")).to_be_visible()
     tenant = Tenant.objects.get(slug="initech")

@@ -9,8 +9,9 @@
     box.placeholder = "Filter time zones (e.g. Paris, New York)";
     box.setAttribute("aria-label", "Filter time zones");
     box.setAttribute("aria-controls", select.id);
+    box.className = select.className;  // the same look as the select it filters
     box.style.display = "block";
-    box.style.marginBottom = "4px";
+    box.style.marginBottom = "6px";
     select.parentNode.insertBefore(box, select);
     box.addEventListener("input", function () {
       const words = box.value.trim().toLowerCase().replace(/\s+/g, "_");
