@@ -24,18 +24,18 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from celery import Task, current_task
-from celery.exceptions import Ignore, Reject, Retry
+from celery import Task
+from celery.exceptions import Ignore, Retry
 from celery.utils import uuid
 from django.conf import settings
 from django.db import connection, transaction
 
 from jobs import bookkeeping
 from jobs.bookkeeping import StartDecision
+from jobs.delivery import requeue_on_lost_database, send_after_commit
 from jobs.errors import (
     TRANSIENT_ERRORS,
     JobSkipped,
@@ -51,13 +51,12 @@ from jobs.headers import (
     TenantRef,
     ref_from,
     slug_for,
-    tenant_ref,
 )
+from jobs.refs import context_tenant_ref, running_task_ref, signature_stamp
 from jobs.signals import tenant_task_started
 from jobs.tenant_cache import tenant_lookup
 from jobs.transport import RESEND_PRIORITY
 from saas.celery import queue_for
-from saas.errors import QUEUE_DOWN
 from saas.logcontext import current_tenant
 from tenants.context import connection_tenant, connection_tenant_set
 from tenants.models import Tenant
@@ -66,88 +65,8 @@ if TYPE_CHECKING:
     from celery.result import AsyncResult
 
 logger = logging.getLogger(__name__)
-# A message put back because the database is away is delivered again at once: pause first.
-REQUEUE_PAUSE_S = 1.0
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _context_tenant_ref() -> TenantRef | None:
-    """The tenant whose schema the sender's connection is in, if any."""
-    tenant = connection_tenant()
-    if tenant is None or tenant.schema_name == settings.PUBLIC_SCHEMA_NAME:
-        return None
-    if isinstance(tenant, Tenant) and tenant.pk is not None:
-        return tenant_ref(tenant)
-    # schema_context() sets a stand-in with a schema name only.
-    found = Tenant.objects.filter(schema_name=tenant.schema_name).only("pk", "schema_name").first()
-    if found is None:
-        raise TenantUnknown(f"the current schema {tenant.schema_name!r} is not a tenant")
-    return tenant_ref(found)
-
-
-def _running_task_ref() -> TenantRef | None:
-    """The tenant of the task being executed, for what the worker sends after a body returned
-    (the next link of a chain). Not for a chord's body: its header tasks may belong to several
-    tenants, and "whichever finished last" is no answer."""
-    running = current_task
-    request = getattr(running, "request", None) if running else None
-    if request is None or getattr(request, TENANT_ID, None) is None:
-        return None
-    if getattr(request, "chord", None):
-        raise TenantMissing(
-            "a chord's body has no tenant of its own: send the chord from a tenant context, "
-            "or set tenant= on the body"
-        )
-    return {TENANT_ID: getattr(request, TENANT_ID), TENANT_SCHEMA: getattr(request, TENANT_SCHEMA)}
-
-
-def request_ref(request: Any) -> dict[str, Any]:
-    """The tenant headers a task's request carries, whatever they are (checked on arrival)."""
-    return {TENANT_ID: getattr(request, TENANT_ID, None),
-            TENANT_SCHEMA: getattr(request, TENANT_SCHEMA, None)}  # fmt: skip
-
-
-def _stamp(signature: Any, ref: Mapping[str, Any]) -> None:
-    """Give a follow-up signature (chord body, link) a tenant unless it names one already."""
-    options = getattr(signature, "options", None)
-    if options is None or options.get("tenant") is not None:
-        return
-    headers = options.get("headers") or {}
-    if headers.get(TENANT_ID) is None:
-        options["headers"] = {**headers, **ref}  # a new dict, never shared
-
-
-def _send_after_commit(send: Callable[[], Any], name: str, task_id: str) -> None:
-    """The send of a committed job. Its JobRun row is committed already: if Redis cannot take
-    the message now, the row stays queued and the reconciler sends it once Redis is back, so
-    the request that queued it is not failed for it."""
-    try:
-        send()
-    except QUEUE_DOWN as exc:
-        logger.warning("%s[%s] queued but not sent (%r); the reconciler will send it",
-                       name, task_id, exc)  # fmt: skip
-
-
-@contextmanager
-def _requeue_on_lost_database(task: TrackedTask[Any, Any]) -> Iterator[None]:
-    """Before the body runs, a database that stays unreachable (past the bookkeeping's own
-    retries) sends the job again instead of failing it: nothing was done yet, and an
-    acknowledged message with no outcome would be a lost job. Sent again at the front of its
-    queue (the message itself, put back, would wait behind the backlog); if Redis will not take
-    it either, the message goes back to its queue."""
-    try:
-        yield
-    except TRANSIENT_ERRORS as exc:
-        logger.warning("database unreachable before the task ran; job sent again: %r", exc)
-        time.sleep(REQUEUE_PAUSE_S)  # not a tight loop of deliveries while the outage lasts
-        request = task.request
-        try:
-            task.resend(str(request.id), request.args, request.kwargs, ref=request_ref(request),
-                        queue=(request.delivery_info or {}).get("routing_key"))  # fmt: skip
-        except QUEUE_DOWN:
-            raise Reject(exc, requeue=True) from exc
-        raise Ignore() from exc  # acknowledged: the copy sent above is the job now
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -203,14 +122,14 @@ class TrackedTask(Task[P, R]):
         overriding = CELERY_HEADERS & headers.keys()
         if overriding:
             raise ValueError(f"{self.name}: headers may not set {sorted(overriding)}")
-        context = _context_tenant_ref()
+        context = context_tenant_ref()
         ref = self._target_ref(tenant, headers, context)
         headers.update(ref)
         if options.get("chord") is not None and context is not None:
-            _stamp(options["chord"], context)
+            signature_stamp(options["chord"], context)
         for key in ("link", "link_error"):
             for signature in _as_list(options.get(key)):
-                _stamp(signature, ref)
+                signature_stamp(signature, ref)
         resending_self = task_id is not None and task_id == self.request.id
         task_id = task_id or uuid()
         # A retry (a resend of the running task) has its row already, opened by this attempt:
@@ -232,7 +151,7 @@ class TrackedTask(Task[P, R]):
             # (the JobRun row included), and a rolled-back transaction sends nothing. Not a
             # retry (a resend of the running task): the Retry exception rolls the transaction
             # back, and a retry held for its commit would never be sent.
-            transaction.on_commit(lambda: _send_after_commit(sent, self.name, task_id))
+            transaction.on_commit(lambda: send_after_commit(sent, self.name, task_id))
             return self.AsyncResult(task_id)
         try:
             return sent()
@@ -407,7 +326,7 @@ class TenantTask(TrackedTask[P, R]):
             return ref
         if context is not None:
             return context
-        ref_running = _running_task_ref()
+        ref_running = running_task_ref()
         if ref_running is None:
             raise TenantMissing(
                 f"{self.name} is a tenant task: send it from a tenant context or pass tenant=."
@@ -419,7 +338,7 @@ class TenantTask(TrackedTask[P, R]):
         if request.called_directly:
             # A plain function call: it runs in the caller's schema, like any function.
             return self.run(*args, **kwargs)
-        with _requeue_on_lost_database(self):
+        with requeue_on_lost_database(self):
             tenant = self._admit(request)
             self._open(request)
         return self._run_in(tenant, request, args, kwargs)
@@ -496,6 +415,6 @@ class PlatformTask(TrackedTask[P, R]):
         if request.called_directly:
             return self.run(*args, **kwargs)
         public = Tenant(schema_name=settings.PUBLIC_SCHEMA_NAME, slug=settings.PUBLIC_SCHEMA_NAME)
-        with _requeue_on_lost_database(self):
+        with requeue_on_lost_database(self):
             self._open(request)
         return self._run_in(public, request, args, kwargs)
