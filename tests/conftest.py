@@ -128,6 +128,22 @@ def viewer_client(viewer: User) -> Client:
     return host_client("localhost", viewer)
 
 
+@pytest.fixture
+def artifacts_root(settings: Any, tmp_path: Any) -> Any:
+    """The `artifacts` storage in a fresh private directory for this test (the real
+    FileSystemStorage; Django resets its storages when STORAGES changes)."""
+    root = tmp_path / "artifacts"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "artifacts": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": root, "base_url": None},
+        },
+    }
+    settings.ARTIFACTS_X_ACCEL_LOCATION = ""
+    return root
+
+
 # --- Real worker fixtures ------------------------------------------------------------------------
 def _live_cleanup() -> None:
     from backoffice.models import AuditEntry

@@ -385,3 +385,22 @@ TENANT_PAGE_INLINES = {
     for prefix in ("domains", "memberships", "schedulesummary", "jobrun")
     for field in ("TOTAL_FORMS", "INITIAL_FORMS")
 }
+
+
+# --- Artifacts -----------------------------------------------------------------------------------
+def artifact_make(
+    tenant: Tenant,
+    content: bytes = b"hello, artifact\n",
+    *,
+    kind: str = "report",
+    title: str = "Monthly report",
+    filename: str = "report.pdf",
+    **options: Any,
+) -> Any:
+    """An artifact written through the real service into the configured `artifacts` storage."""
+    from artifacts.services import artifact_write
+
+    return artifact_write(
+        tenant=tenant, kind=kind, title=title, filename=filename, content=iter([content]),
+        **options,
+    )  # fmt: skip
