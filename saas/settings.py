@@ -223,6 +223,7 @@ _ARTIFACTS_S3_OPTIONS: dict[str, Any] = {
     "default_acl": None,  # private: the bucket's own policy, never public-read
     "file_overwrite": False,
     "querystring_auth": True,
+    "signature_version": "s3v4",  # presigned URLs carry X-Amz-Expires (SigV2's are dated)
     # A presigned download URL is issued only after every check, and lives one minute.
     "querystring_expire": 60,
 }

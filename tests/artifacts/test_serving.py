@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,8 +130,8 @@ def test_a_checksum_mismatch_while_streaming_is_flagged(
 
 
 def test_x_accel_redirect_hands_the_file_to_nginx(
-    artifacts_root: Path, acme: Tenant, alice: User, settings
-) -> None:  # type: ignore[no-untyped-def]
+    artifacts_root: Path, acme: Tenant, alice: User, settings: Any
+) -> None:
     settings.ARTIFACTS_X_ACCEL_LOCATION = "/_artifacts/"
     artifact = artifact_make(acme, BODY)
     response = portal_client(acme, alice).get(f"/downloads/file/{artifact.pk}")
