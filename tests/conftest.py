@@ -146,6 +146,7 @@ def artifacts_root(settings: Any, tmp_path: Any) -> Any:
 
 # --- Real worker fixtures ------------------------------------------------------------------------
 def _live_cleanup() -> None:
+    from artifacts.models import Artifact, DownloadEvent, ShareLink
     from backoffice.models import AuditEntry
     from beat.models import ScheduleSummary
     from jobs.models import JobRun
@@ -169,6 +170,9 @@ def _live_cleanup() -> None:
             )
             cursor.execute(f"DELETE FROM {schema}.usersessions_session")
     JobRun.objects.all().delete()
+    DownloadEvent.objects.all().delete()
+    ShareLink.objects.all().delete()
+    Artifact.objects.all().delete()
     ScheduleSummary.objects.all().delete()
     AuditEntry.objects.all().delete()
     User.objects.filter(username__startswith="live-").delete()
