@@ -80,6 +80,7 @@ bench: services
 	$(PY) bench/beat_scale.py
 	$(PY) bench/sessions.py
 	$(PY) bench/soak.py
+	$(PY) bench/downloads.py
 
 # What docker-compose.yml runs, without Docker, on a fresh database (DEBUG=0).
 compose-check: services
