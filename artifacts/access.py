@@ -8,7 +8,7 @@ share links alike (and by the backups, reports and import/export features after 
     | ask for a backup, report or export now     |   ✓*  |   —    |   —    |    ✓     |
     | verify, restore, restore as new, legal hold|   —   |   —    |   —    |    ✓     |
 
-    * rate-limited (ARTIFACTS_REQUESTS_PER_HOUR per tenant)
+    * rate-limited: by the features that add "ask now" (reports, backups, exports)
 
 A role comes from the request: a tenant member's membership on that tenant's domain, or a staff
 user's group in the admin. A share link is not a role: it stands for one artifact, and is

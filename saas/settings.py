@@ -245,8 +245,6 @@ STORAGES: dict[str, dict[str, Any]] = {
 ARTIFACTS_X_ACCEL_LOCATION = env_str("ARTIFACTS_X_ACCEL_LOCATION", "")
 # Each tenant's storage quota unless its own is set on the tenant (admin), in MB.
 ARTIFACTS_QUOTA_MB = env_int("ARTIFACTS_QUOTA_MB", 5120, minimum=1)
-# Owners may ask for a report or export this often (per tenant, per hour).
-ARTIFACTS_REQUESTS_PER_HOUR = env_int("ARTIFACTS_REQUESTS_PER_HOUR", 10, minimum=1)
 
 CACHES = {
     "default": {
