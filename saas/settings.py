@@ -243,6 +243,10 @@ STORAGES: dict[str, dict[str, Any]] = {
 # The internal nginx location that serves ARTIFACTS_ROOT (deploy/nginx/artifacts.conf): set,
 # Python checks and audits, then answers with X-Accel-Redirect and nginx sends the bytes.
 ARTIFACTS_X_ACCEL_LOCATION = env_str("ARTIFACTS_X_ACCEL_LOCATION", "")
+# Without nginx, a whole file on local disk goes out through the web server's sendfile
+# (wsgi.file_wrapper: gunicorn) at bare FileResponse speed; Python then never sees the bytes,
+# so their checksum is the scrub's to check. Range requests are always streamed by Python.
+ARTIFACTS_SENDFILE = env_bool("ARTIFACTS_SENDFILE", True)
 # Each tenant's storage quota unless its own is set on the tenant (admin), in MB.
 ARTIFACTS_QUOTA_MB = env_int("ARTIFACTS_QUOTA_MB", 5120, minimum=1)
 

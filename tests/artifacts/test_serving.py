@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.http import FileResponse
 
 from accounts.models import User
 from artifacts.models import Artifact, DownloadEvent
@@ -140,3 +141,21 @@ def test_x_accel_redirect_hands_the_file_to_nginx(
     assert response["Content-Disposition"] == 'attachment; filename="report.pdf"'
     event = DownloadEvent.objects.get(artifact=artifact)
     assert (event.outcome, event.bytes_sent) == ("handed_off", None)
+
+
+def test_a_whole_file_on_local_disk_is_handed_to_the_servers_sendfile(
+    artifacts_root: Path, acme: Tenant, alice: User, settings: Any
+) -> None:
+    settings.ARTIFACTS_SENDFILE = True
+    artifact = artifact_make(acme, BODY)
+    response, body = _get(portal_client(acme, alice), artifact)
+    assert isinstance(response, FileResponse)  # gunicorn sends it with os.sendfile
+    assert body == BODY and response["Content-Length"] == str(len(BODY))
+    assert response["Cache-Control"] == "private, no-store"
+    assert response["Content-Disposition"].startswith("attachment;")
+    event = DownloadEvent.objects.get(artifact=artifact)
+    assert (event.outcome, event.reason) == ("handed_off", "sendfile")
+    # a resumed download (Range) is still streamed, counted and audited by Python
+    partial, chunk = _get(portal_client(acme, alice), artifact, HTTP_RANGE="bytes=2-5")
+    assert partial.status_code == 206 and not isinstance(partial, FileResponse)
+    assert chunk == BODY[2:6]
