@@ -237,10 +237,10 @@ def _deliver(
         if local is not None:
             _event(request, asker, artifact=artifact, outcome=Outcome.HANDED_OFF, span=span,
                    reason="sendfile")  # fmt: skip
-            response = FileResponse(open(local, "rb"), content_type=artifact.content_type)  # noqa: SIM115 (closed by the response)
-            _headers(response, artifact)
-            response["Content-Length"] = str(artifact.size)
-            return response
+            handed = FileResponse(open(local, "rb"), content_type=artifact.content_type)  # noqa: SIM115 (closed by the response)
+            _headers(handed, artifact)
+            handed["Content-Length"] = str(artifact.size)
+            return handed
     event = _event(request, asker, artifact=artifact, outcome=Outcome.INCOMPLETE, span=span)
     stream = _Stream(artifact, event.pk, first, last, verify=first == 0 and not partial)
     streaming = StreamingHttpResponse(
