@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-fast browser install lock compose-check services migrate seed bench down lint format clean
+.PHONY: up test test-fast browser nginx install lock compose-check services migrate seed bench down lint format clean
 
 # Development machines and CI run tests and lint: the dev lock (runtime + dev pins, hashed).
 $(STAMP): requirements/dev.txt requirements/runtime.txt pyproject.toml
@@ -40,7 +40,11 @@ up: install
 browser: install
 	$(PY) scripts/browser.py ensure
 
-test: services browser
+# nginx for the X-Accel-Redirect test (tests/artifacts/test_nginx.py): found, or installed.
+nginx: install
+	$(PY) scripts/nginx.py ensure
+
+test: services browser nginx
 	$(PY) -m pytest
 
 # The quick loop: everything but the real-worker and subprocess tests.
@@ -76,6 +80,7 @@ bench: services
 	$(PY) bench/beat_scale.py
 	$(PY) bench/sessions.py
 	$(PY) bench/soak.py
+	$(PY) bench/downloads.py
 
 # What docker-compose.yml runs, without Docker, on a fresh database (DEBUG=0).
 compose-check: services

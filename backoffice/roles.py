@@ -23,10 +23,12 @@ VIEWERS = "Viewers"
 # is here (tests/backoffice/test_roles.py checks every admin-registered model is covered).
 MANAGED_APPS = (
     "tenants", "accounts", "django_celery_beat", "backoffice", "jobs", "beat", "reports", "backups",
-    "usersessions",
+    "usersessions", "artifacts",
 )  # fmt: skip
 # Rows that are history: nobody edits them through the admin, operators included.
-READ_ONLY_MODELS = {("backoffice", "auditentry"), ("tenants", "schematemplate")}
+READ_ONLY_MODELS = {
+    ("backoffice", "auditentry"), ("tenants", "schematemplate"), ("artifacts", "downloadevent"),
+}  # fmt: skip
 
 
 def staff_roles_sync() -> None:

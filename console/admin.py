@@ -11,9 +11,10 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -22,6 +23,8 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 from unfold.forms import PaginationInlineFormSet
 
+from artifacts.models import Artifact
+from artifacts.services import tenant_quota_bytes, tenant_storage_used
 from backoffice.admin_base import AuditedAdminMixin
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site
@@ -154,9 +157,44 @@ class JobRunInline(_ReadOnlyTab):
         return super().get_queryset(request).select_related("tenant")
 
 
+class ArtifactInline(_ReadOnlyTab):
+    model = Artifact
+    fk_name = "tenant"
+    verbose_name_plural = "Files"
+    fields = ["title", "kind", "audience", "size_words", "created_local", "state", "download"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+
+    @admin.display(description="Size")
+    def size_words(self, obj: Artifact) -> str:
+        return str(filesizeformat(obj.size))
+
+    @admin.display(description="Created (tenant's zone)")
+    def created_local(self, obj: Artifact) -> Any:
+        return time_html(obj.created_at, zone=obj.tenant.timezone)
+
+    @admin.display(description="State")
+    def state(self, obj: Artifact) -> str:
+        if obj.is_deleted:
+            return "deleted"
+        return obj.problem or ("expired" if obj.is_expired() else "stored")
+
+    @admin.display(description="Download")
+    def download(self, obj: Artifact) -> str:
+        # The same link as the artifact list's; the view applies the rule table to the role.
+        if obj.is_deleted or obj.is_expired():
+            return "—"
+        url = reverse("admin:artifacts_artifact_download", args=[obj.pk])
+        return format_html('<a class="underline" href="{}" download>Download</a>', url)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Artifact]:
+        return super().get_queryset(request).select_related("tenant")
+
+
 @admin.register(Tenant, site=staff_site)
 class TenantAdmin(AuditedAdminMixin, ModelAdmin):
-    list_display = ["name", "slug", "status", "timezone", "domain_link", "members", "open_admin"]
+    list_display = ["name", "slug", "status", "timezone", "domain_link", "members", "storage",
+                    "open_admin"]  # fmt: skip
     list_filter = ["status", "timezone"]
     search_fields = ["name", "slug", "domains__domain"]
     ordering = ["name"]
@@ -176,6 +214,15 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
             .get_queryset(request)
             .exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
             .annotate(member_count=Count("memberships", distinct=True))
+            # Bytes stored: a correlated subquery, so the page stays one query per page.
+            .annotate(
+                storage_bytes=Subquery(
+                    Artifact.objects.filter(tenant=OuterRef("pk"), deleted_at__isnull=True)
+                    .values("tenant")
+                    .annotate(n=Sum("size"))
+                    .values("n")
+                )
+            )
             .prefetch_related("domains")
         )
 
@@ -192,7 +239,8 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
         # schedules and jobs (the inlines' tabs).
         return [
             (None, {"fields": (
-                "name", "timezone", "session_max_age_days", "slug", "schema_name", "status",
+                "name", "timezone", "session_max_age_days", "storage_quota_mb", "storage_used",
+                "slug", "schema_name", "status",
                 "status_changed_at", "open_admin", "sessions_summary",
             )}),
         ]  # fmt: skip
@@ -201,7 +249,12 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
         if obj is None:
             return []
         return ["slug", "schema_name", "status", "status_changed_at", "open_admin",
-                "sessions_summary"]  # fmt: skip
+                "sessions_summary", "storage_used"]  # fmt: skip
+
+    @admin.display(description="Storage used")
+    def storage_used(self, obj: Tenant) -> str:
+        used, quota = tenant_storage_used(obj), tenant_quota_bytes(obj)
+        return f"{filesizeformat(used)} of {filesizeformat(quota)} ({used * 100 // quota}%)"
 
     @admin.display(description="Sessions")
     def sessions_summary(self, obj: Tenant) -> str:
@@ -217,7 +270,8 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
     def get_inlines(self, request: HttpRequest, obj: Tenant | None) -> list[Any]:
         if obj is None:
             return []
-        return [MembershipInline, DomainInline, ScheduleSummaryInline, JobRunInline]
+        return [MembershipInline, DomainInline, ScheduleSummaryInline, JobRunInline,
+                ArtifactInline]  # fmt: skip
 
     def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
         # Tenants are archived, not deleted: deletion needs a safety backup first (backups issue).
@@ -247,6 +301,10 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
             return "—"
         return format_html('<a class="{}" href="{}" target="_blank">{}</a>', LINK, tenant_url(obj),
                            domain.domain)  # fmt: skip
+
+    @admin.display(description="Storage", ordering="storage_bytes")
+    def storage(self, obj: Tenant) -> str:
+        return str(filesizeformat(getattr(obj, "storage_bytes", None) or 0))
 
     @admin.display(description="Members", ordering="member_count")
     def members(self, obj: Tenant) -> int:

@@ -11,13 +11,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncHour
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from artifacts.models import Artifact
 from backoffice.models import AuditEntry
 from backoffice.sites import staff_site
 from beat.leadership import beat_heartbeat, beat_leader
@@ -164,6 +165,36 @@ def beat_status(now: float | None = None) -> BeatStatus:
     return BeatStatus(leader=beat_leader(), heartbeat_age_s=age, stale=stale)
 
 
+@dataclass(frozen=True)
+class TenantStorage:
+    slug: str
+    used: int
+    href: str
+
+
+def storage_summary(top: int = 5) -> dict[str, Any]:
+    """Bytes stored, the tenants using most, and files flagged by serving or the scrub: two
+    aggregate queries whatever the number of tenants or files."""
+    stored = Artifact.objects.filter(deleted_at__isnull=True)
+    totals = stored.aggregate(total=Sum("size"), count=Count("id"),
+                              problems=Count("id", filter=~Q(problem="")))  # fmt: skip
+    rows = (
+        stored.values_list("tenant_id", "tenant__slug")
+        .annotate(used=Sum("size"))
+        .order_by("-used")[:top]
+    )
+    return {
+        "total": totals["total"] or 0,
+        "count": totals["count"],
+        "problems": totals["problems"],
+        "problems_href": _changelist("artifacts_artifact", state="problem"),
+        "top": [
+            TenantStorage(slug, used, _changelist("artifacts_artifact", tenant__id__exact=pk))
+            for pk, slug, used in rows
+        ],
+    }
+
+
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     now = timezone.now()
     since = now - timedelta(hours=24)
@@ -186,6 +217,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         .order_by("next_run_at")[:8],
         "recent_audit": recent_activity(8),
         "alerts": alerts_open(),
+        "storage": storage_summary(),
     }
 
 

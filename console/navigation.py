@@ -68,6 +68,29 @@ def platform_sidebar(request: HttpRequest) -> list[dict[str, Any]]:
             ],
         },
         {
+            "title": "Files and downloads",
+            "items": [
+                _item(
+                    "Files",
+                    "folder",
+                    "admin:artifacts_artifact_changelist",
+                    ("artifacts", "artifact"),
+                ),
+                _item(
+                    "Share links",
+                    "link",
+                    "admin:artifacts_sharelink_changelist",
+                    ("artifacts", "sharelink"),
+                ),
+                _item(
+                    "Downloads",
+                    "download",
+                    "admin:artifacts_downloadevent_changelist",
+                    ("artifacts", "downloadevent"),
+                ),
+            ],
+        },
+        {
             "title": "People and security",
             "items": [
                 _item("Users", "person", "admin:accounts_user_changelist", ("accounts", "user")),

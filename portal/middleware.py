@@ -16,6 +16,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from portal.downloads import is_download_path, middleware_refuse
 from tenants.models import Membership
 
 _OPEN_PATHS = ("/healthz",)
@@ -32,6 +33,11 @@ class TenantAccessMiddleware:
         if request.path_info.startswith(_OPEN_PATHS):
             return self.get_response(request)
         if not tenant.is_active:
+            if is_download_path(request.path_info):
+                response = middleware_refuse(request, tenant, f"tenant {tenant.status}")
+                if request.user.is_authenticated:
+                    logout(request)
+                return response
             if request.user.is_authenticated:
                 logout(request)
             response = TemplateResponse(
@@ -42,6 +48,10 @@ class TenantAccessMiddleware:
         if request.user.is_authenticated:
             membership = Membership.objects.filter(user_id=request.user.pk, tenant=tenant).first()
             if membership is None:
+                if is_download_path(request.path_info):
+                    response = middleware_refuse(request, tenant, "not a member of this tenant")
+                    logout(request)
+                    return response
                 logout(request)
                 return redirect(settings.LOGIN_URL)
         request.membership = membership  # type: ignore[attr-defined]

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import path, re_path, reverse_lazy
 
-from portal import views
+from portal import downloads, views
 
 app_name = "portal"
 
@@ -30,6 +30,16 @@ urlpatterns = [
     path("members/invite/", views.member_invite_view, name="member_invite"),
     path("members/<int:membership_id>/role/", views.member_role_view, name="member_role"),
     path("members/<int:membership_id>/remove/", views.member_remove_view, name="member_remove"),
+    path("downloads/", downloads.downloads, name="downloads"),
+    # Any text after file/ reaches the view (and its audit), a traversal attempt included.
+    re_path(r"^downloads/file/(?P<ref>.+)$", downloads.download, name="download"),
+    path("downloads/<int:artifact_id>/share/", downloads.share_link_create_view, name="share_make"),
+    path(
+        "downloads/links/<int:link_id>/revoke/",
+        downloads.share_link_revoke_view,
+        name="share_revoke",
+    ),
+    re_path(r"^s/(?P<token>.+)$", downloads.share_download, name="share"),
     path("accounts/password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path(
         "accounts/password/reset/sent/",

@@ -14,6 +14,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from portal.downloads import recent_for_home
 from portal.forms import (
     MemberInviteForm,
     MemberRoleForm,
@@ -74,7 +75,7 @@ def owner_required(view: View) -> View:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     membership = _membership(request)
-    context: dict[str, Any] = {"membership": membership}
+    context: dict[str, Any] = {"membership": membership, "recent": recent_for_home(request)}
     if membership.role == Membership.Role.OWNER:
         context["member_count"] = Membership.objects.filter(tenant=_tenant(request)).count()
     return render(request, "portal/home.html", context)

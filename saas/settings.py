@@ -78,6 +78,9 @@ SHARED_APPS = [
     "backups",
     "portal",
     "usersessions",  # staff sessions (public)
+    # The registry of every file the platform makes, share links and the download audit
+    # (public: they outlive a broken or deleted schema; the bytes are in STORAGES["artifacts"]).
+    "artifacts",
     "console",
 ]
 TENANT_APPS = [
@@ -200,6 +203,52 @@ UNFOLD_TENANT = {
     "SIDEBAR": {**UNFOLD["SIDEBAR"], "navigation": "console.navigation.tenant_sidebar"},
 }
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+
+# --- Artifacts (docs/architecture.md, flow 4) -----------------------------------------------
+# Every file the platform makes (reports, backups, exports) is stored through
+# STORAGES["artifacts"]: a private directory that no web server serves (ARTIFACTS_ROOT), or an
+# S3-compatible bucket when ARTIFACTS_S3_BUCKET is set. Never served by URL: downloads go
+# through artifacts.serving, which checks, audits, and then streams, hands the file to nginx
+# (X-Accel-Redirect) or redirects to a one-minute presigned URL.
+ARTIFACTS_ROOT = Path(env_str("ARTIFACTS_ROOT", str(BASE_DIR / "var" / "artifacts")))
+ARTIFACTS_S3_BUCKET = env_str("ARTIFACTS_S3_BUCKET", "")
+_ARTIFACTS_S3_OPTIONS: dict[str, Any] = {
+    "bucket_name": ARTIFACTS_S3_BUCKET,
+    # Empty: boto3's own chain (instance role, AWS_* variables, ~/.aws).
+    "access_key": env_str("ARTIFACTS_S3_ACCESS_KEY_ID", "") or None,
+    "secret_key": env_str("ARTIFACTS_S3_SECRET_ACCESS_KEY", "") or None,
+    "endpoint_url": env_str("ARTIFACTS_S3_ENDPOINT_URL", "") or None,
+    "region_name": env_str("ARTIFACTS_S3_REGION", "") or None,
+    "addressing_style": env_str("ARTIFACTS_S3_ADDRESSING_STYLE", "") or None,
+    "default_acl": None,  # private: the bucket's own policy, never public-read
+    "file_overwrite": False,
+    "querystring_auth": True,
+    "signature_version": "s3v4",  # presigned URLs carry X-Amz-Expires (SigV2's are dated)
+    # A presigned download URL is issued only after every check, and lives one minute.
+    "querystring_expire": 60,
+}
+STORAGES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "artifacts": (
+        {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _ARTIFACTS_S3_OPTIONS}
+        if ARTIFACTS_S3_BUCKET
+        else {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": ARTIFACTS_ROOT, "base_url": None,
+                        "file_permissions_mode": 0o640, "directory_permissions_mode": 0o750},
+        }
+    ),
+}  # fmt: skip
+# The internal nginx location that serves ARTIFACTS_ROOT (deploy/nginx/artifacts.conf): set,
+# Python checks and audits, then answers with X-Accel-Redirect and nginx sends the bytes.
+ARTIFACTS_X_ACCEL_LOCATION = env_str("ARTIFACTS_X_ACCEL_LOCATION", "")
+# Without nginx, a whole file on local disk goes out through the web server's sendfile
+# (wsgi.file_wrapper: gunicorn) at bare FileResponse speed; Python then never sees the bytes,
+# so their checksum is the scrub's to check. Range requests are always streamed by Python.
+ARTIFACTS_SENDFILE = env_bool("ARTIFACTS_SENDFILE", True)
+# Each tenant's storage quota unless its own is set on the tenant (admin), in MB.
+ARTIFACTS_QUOTA_MB = env_int("ARTIFACTS_QUOTA_MB", 5120, minimum=1)
 
 CACHES = {
     "default": {
@@ -330,6 +379,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     # Tenants' own cleanups are in their default schedules (each app's AppConfig.default_schedules).
+    "artifacts-retention": {
+        "task": "artifacts.tasks.artifacts_retention_task",
+        "schedule": crontab(hour=3, minute=40),
+    },
+    "artifacts-scrub": {
+        "task": "artifacts.tasks.artifacts_scrub_task",
+        "schedule": crontab(hour=4, minute=10, day_of_week=0),
+    },
     "sessions-cleanup-public": {
         "task": "usersessions.tasks.sessions_cleanup_platform_task",
         "schedule": crontab(hour=3, minute=20),

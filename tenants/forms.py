@@ -40,7 +40,7 @@ class TenantChangeForm(forms.ModelForm):
 
     class Meta:
         model = Tenant
-        fields = ["name", "timezone", "session_max_age_days"]
+        fields = ["name", "timezone", "session_max_age_days", "storage_quota_mb"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -73,6 +73,16 @@ class Tenant(TenantMixin):
         help_text="Sessions older than this are ended, active or not, and the user signs in "
         "again. Empty: no limit beyond the normal expiry.",
     )
+    # Read by artifacts.quota: the files the platform keeps for this tenant (reports, backups,
+    # exports) may not pass it; a job that would fails with a clear error and staff are told.
+    storage_quota_mb = models.PositiveIntegerField(
+        "storage quota (MB)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Files kept for this tenant (reports, backups, exports). Empty: the platform "
+        "default (ARTIFACTS_QUOTA_MB).",
+    )
 
     # Schemas are created and dropped by our services, never as a side effect of save()/delete().
     auto_create_schema = False

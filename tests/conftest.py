@@ -128,8 +128,25 @@ def viewer_client(viewer: User) -> Client:
     return host_client("localhost", viewer)
 
 
+@pytest.fixture
+def artifacts_root(settings: Any, tmp_path: Any) -> Any:
+    """The `artifacts` storage in a fresh private directory for this test (the real
+    FileSystemStorage; Django resets its storages when STORAGES changes)."""
+    root = tmp_path / "artifacts"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "artifacts": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": root, "base_url": None},
+        },
+    }
+    settings.ARTIFACTS_X_ACCEL_LOCATION = ""
+    return root
+
+
 # --- Real worker fixtures ------------------------------------------------------------------------
 def _live_cleanup() -> None:
+    from artifacts.models import Artifact, DownloadEvent, ShareLink
     from backoffice.models import AuditEntry
     from beat.models import ScheduleSummary
     from jobs.models import JobRun
@@ -153,6 +170,9 @@ def _live_cleanup() -> None:
             )
             cursor.execute(f"DELETE FROM {schema}.usersessions_session")
     JobRun.objects.all().delete()
+    DownloadEvent.objects.all().delete()
+    ShareLink.objects.all().delete()
+    Artifact.objects.all().delete()
     ScheduleSummary.objects.all().delete()
     AuditEntry.objects.all().delete()
     User.objects.filter(username__startswith="live-").delete()

@@ -382,6 +382,25 @@ def database_outage() -> Iterator[None]:
 # The management forms of the tenant page's tabs (console/admin.py), for tests that post it.
 TENANT_PAGE_INLINES = {
     f"{prefix}-{field}": "0"
-    for prefix in ("domains", "memberships", "schedulesummary", "jobrun")
+    for prefix in ("domains", "memberships", "schedulesummary", "jobrun", "artifact")
     for field in ("TOTAL_FORMS", "INITIAL_FORMS")
 }
+
+
+# --- Artifacts -----------------------------------------------------------------------------------
+def artifact_make(
+    tenant: Tenant,
+    content: bytes = b"hello, artifact\n",
+    *,
+    kind: str = "report",
+    title: str = "Monthly report",
+    filename: str = "report.pdf",
+    **options: Any,
+) -> Any:
+    """An artifact written through the real service into the configured `artifacts` storage."""
+    from artifacts.services import artifact_write
+
+    return artifact_write(
+        tenant=tenant, kind=kind, title=title, filename=filename, content=iter([content]),
+        **options,
+    )  # fmt: skip

@@ -7,6 +7,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
+from artifacts.models import Artifact
+from artifacts.services import artifact_write
 from backoffice.roles import OPERATORS, VIEWERS, staff_roles_sync
 from tenants.models import Membership, Tenant, tenant_url
 from tenants.services import membership_set, public_tenant_ensure, tenant_provision
@@ -42,7 +44,24 @@ class Command(BaseCommand):
             if tenant is None:
                 tenant = tenant_provision(name=name, slug=slug, timezone_name=tz).tenant
             membership_set(tenant=tenant, user=self._user(member), role=Membership.Role.OWNER)
+            self._artifacts(tenant)
         self._print_summary()
+
+    def _artifacts(self, tenant: Tenant) -> None:
+        """Something to see on the Downloads page: a report for members and an export for
+        owners (once: a tenant that has artifacts gets none more)."""
+        if Artifact.objects.filter(tenant=tenant).exists():
+            return
+        rows = "".join(f"{day},{(day * 37) % 101}\n" for day in range(1, 31))
+        artifact_write(
+            tenant=tenant, kind=Artifact.Kind.REPORT, title=f"{tenant.name} usage, last 30 days",
+            filename=f"{tenant.slug}-usage-été.csv", content=[b"day,jobs\n", rows.encode()],
+        )  # fmt: skip
+        artifact_write(
+            tenant=tenant, kind=Artifact.Kind.EXPORT, title=f"{tenant.name} members export",
+            filename=f"{tenant.slug}-members.csv",
+            content=[b"email,role\n", f"owner@{tenant.slug}.example,owner\n".encode()],
+        )  # fmt: skip
 
     def _user(self, username: str, **flags: bool) -> User:
         user, created = User.objects.get_or_create(

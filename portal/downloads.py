@@ -1,0 +1,151 @@
+"""The portal's Downloads: this tenant's files that the signed-in member may see, each
+download through artifacts.serving; owners also make and revoke share links and see the
+tenant's download audit. Share links (/s/<token>) answer here too, without signing in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from artifacts.access import Action, Role, artifact_allows, role_of_member
+from artifacts.links import share_link_find, share_link_make, share_link_revoke
+from artifacts.models import Artifact, DownloadEvent, ShareLink
+from artifacts.selectors import artifacts_visible, downloads_of_tenant
+from artifacts.serving import Asker, artifact_download, download_refuse
+from saas.http import client_ip
+from tenants.models import Tenant
+
+LINK_DAYS = (1, 3, 7)
+
+
+def _tenant(request: HttpRequest) -> Tenant:
+    return request.tenant  # type: ignore[attr-defined]
+
+
+def _role(request: HttpRequest) -> Role:
+    return role_of_member(getattr(request, "membership", None))
+
+
+def _asker(request: HttpRequest) -> Asker:
+    return Asker(via=DownloadEvent.Via.PORTAL, tenant=_tenant(request), user=request.user,  # type: ignore[arg-type]
+                 role=_role(request))  # fmt: skip
+
+
+def recent_for_home(request: HttpRequest, limit: int = 5) -> list[Artifact]:
+    """The newest files the member may download, for the home page."""
+    rows = artifacts_visible(tenant=_tenant(request), role=_role(request))
+    return list(rows.filter(deleted_at__isnull=True)[:limit])
+
+
+@login_required
+def downloads(request: HttpRequest) -> HttpResponse:
+    kind = request.GET.get("kind", "")
+    if kind not in Artifact.Kind.values:
+        kind = ""
+    role = _role(request)
+    context: dict[str, Any] = {
+        "artifacts": artifacts_visible(tenant=_tenant(request), role=role, kind=kind)[:200],
+        "kinds": Artifact.Kind.choices,
+        "kind": kind,
+        "is_owner": role == Role.OWNER,
+    }
+    if role == Role.OWNER:
+        context["events"] = downloads_of_tenant(tenant=_tenant(request))
+        context["links"] = (
+            ShareLink.objects.filter(artifact__tenant=_tenant(request))
+            .select_related("artifact")
+            .order_by("-created_at")[:50]
+        )
+        context["link_days"] = LINK_DAYS
+    return render(request, "portal/downloads.html", context)
+
+
+def download(request: HttpRequest, ref: str) -> HttpResponseBase:
+    """One artifact by id, on this tenant's domain only (another tenant's id: not found)."""
+    if not request.user.is_authenticated:
+        return download_refuse(request, _asker(request), status=403, reason="not signed in",
+                               requested=ref)  # fmt: skip
+    artifact = None
+    if ref.isdigit() and len(ref) < 19:
+        artifact = Artifact.objects.select_related("tenant").filter(pk=int(ref)).first()
+    # A guessed id of another tenant is refused inside artifact_download (the tenant check) so
+    # that the attempt is audited against the artifact it aimed at.
+    return artifact_download(request, _asker(request), artifact=artifact, requested=ref)
+
+
+def share_download(request: HttpRequest, token: str) -> HttpResponseBase:
+    """A share link: no sign-in; the link must be this tenant's, alive and not used up."""
+    asker = Asker(via=DownloadEvent.Via.LINK, tenant=_tenant(request))
+    link = share_link_find(token=token, tenant_id=_tenant(request).pk)
+    if link is None:
+        return download_refuse(request, asker, status=404, reason="unknown link",
+                               requested=f"link {token[:8]}…")  # fmt: skip
+    asker = Asker(via=DownloadEvent.Via.LINK, tenant=_tenant(request), link=link)
+    state = link.state()
+    if state in ("revoked", "expired"):
+        return download_refuse(request, asker, status=403, reason=f"link {state}",
+                               requested=str(link.artifact_id))  # fmt: skip
+    return artifact_download(
+        request, asker, artifact=link.artifact, requested=str(link.artifact_id)
+    )
+
+
+@login_required
+@require_POST
+def share_link_create_view(request: HttpRequest, artifact_id: int) -> HttpResponse:
+    artifact = Artifact.objects.filter(pk=artifact_id, tenant=_tenant(request)).first()
+    if artifact is None:
+        raise Http404("No such file here.")
+    if not artifact_allows(_role(request), Action.SHARE, artifact):
+        return render(request, "portal/forbidden.html", status=403)
+    try:
+        days = int(request.POST.get("days", "7"))
+        uses = int(request.POST["max_uses"]) if request.POST.get("max_uses") else None
+        link, url = share_link_make(
+            artifact=artifact, actor=request.user, expires_in=dt.timedelta(days=days),  # type: ignore[arg-type]
+            max_uses=uses, ip_address=client_ip(request) or None,
+        )  # fmt: skip
+    except ValueError as exc:
+        messages.error(request, str(exc) if "link" in str(exc) else "Choose days and uses.")
+        return redirect("portal:downloads")
+    return render(request, "portal/share_link_made.html", {"link": link, "url": url})
+
+
+@login_required
+@require_POST
+def share_link_revoke_view(request: HttpRequest, link_id: int) -> HttpResponse:
+    link = (
+        ShareLink.objects.select_related("artifact__tenant")
+        .filter(pk=link_id, artifact__tenant=_tenant(request))
+        .first()
+    )
+    if link is None:
+        raise Http404("No such link here.")
+    if not artifact_allows(_role(request), Action.SHARE, link.artifact):
+        return render(request, "portal/forbidden.html", status=403)
+    share_link_revoke(link=link, actor=request.user, ip_address=client_ip(request) or None)  # type: ignore[arg-type]
+    messages.success(request, f"The link to “{link.artifact.title}” no longer works.")
+    return redirect("portal:downloads")
+
+
+def is_download_path(path: str) -> bool:
+    """Paths whose refusals by the portal middleware (suspended tenant, removed member) are
+    download refusals: audited, and a 403 rather than a sign-in page."""
+    return path.startswith(("/downloads/file/", "/s/"))
+
+
+def middleware_refuse(request: HttpRequest, tenant: Tenant, reason: str) -> HttpResponse:
+    user = request.user if request.user.is_authenticated else None
+    asker = Asker(
+        via=DownloadEvent.Via.LINK if request.path_info.startswith("/s/") else DownloadEvent.Via.PORTAL,
+        tenant=tenant, user=user,
+    )  # fmt: skip
+    return download_refuse(request, asker, status=403, reason=reason,
+                           requested=request.path_info.rsplit("/", 1)[-1][:8])  # fmt: skip
