@@ -26,6 +26,7 @@ STORED_NAMES = {
     "backoffice.tasks.jobruns_prune_task": "jobs.tasks",
     "schedules.tasks.schedule_changes_prune_task": "beat.tasks",
     "usersessions.tasks.sessions_cleanup_task": "usersessions.tasks",
+    "reports.tasks.report_generate_task": "reports.tasks",
     "usersessions.tasks.sessions_cleanup_platform_task": "usersessions.tasks",
     "tenants.tasks.tenant_defaults_apply_task": "console.tasks",
     "tenants.tasks.tenant_tables_count_task": "console.tasks",
