@@ -91,7 +91,8 @@ def _schedules(data: ActivityReport, width: float) -> list[Flowable]:
     s = styles()
     out: list[Flowable] = [para("Schedules", s["h1"])]
     if not data.schedules:
-        return [*out, para("No schedules.", s["muted"])]
+        # The list is beat's read model (ScheduleSummary): empty until beat has loaded the tenant.
+        return [*out, para("No schedules listed by the scheduler yet.", s["muted"])]
     rows = [
         (
             line.name,
