@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-fast browser nginx install lock compose-check services migrate seed bench down lint format clean
+.PHONY: up test test-fast browser nginx poppler install lock compose-check services migrate seed bench down lint format clean
 
 # Development machines and CI run tests and lint: the dev lock (runtime + dev pins, hashed).
 $(STAMP): requirements/dev.txt requirements/runtime.txt pyproject.toml
@@ -44,11 +44,15 @@ browser: install
 nginx: install
 	$(PY) scripts/nginx.py ensure
 
-test: services browser nginx
+# pdftoppm for the report tests (tests/reports): found, or installed (scripts/poppler.py).
+poppler: install
+	$(PY) scripts/poppler.py ensure
+
+test: services browser nginx poppler
 	$(PY) -m pytest
 
 # The quick loop: everything but the real-worker and subprocess tests.
-test-fast: services
+test-fast: services poppler
 	$(PY) -m pytest -m "not slow"
 
 # The portal's CSS framework (Pico CSS) and the browser tests' axe-core, from the npm registry
@@ -81,6 +85,7 @@ bench: services
 	$(PY) bench/sessions.py
 	$(PY) bench/soak.py
 	$(PY) bench/downloads.py
+	$(PY) bench/reports.py
 
 # What docker-compose.yml runs, without Docker, on a fresh database (DEBUG=0).
 compose-check: services

@@ -1,8 +1,19 @@
 from django.apps import AppConfig
 
+from schedules.defaults import DefaultSchedule
+
 
 class ReportsConfig(AppConfig):
-    # Per-tenant app (TENANT_APPS): report data selectors, PDF rendering and tenant downloads
-    # arrive with the reports issue; the app is installed now so its tables land in the tenant
-    # template from the start.
+    """Per-tenant app (TENANT_APPS): report selectors, PDF rendering and report jobs. It has no
+    tables yet; the reports it makes become artifacts (the artifacts issue)."""
+
     name = "reports"
+    default_schedules = [
+        DefaultSchedule(
+            name="reports-activity-weekly",
+            task="reports.tasks.report_generate_task",
+            cron="0 6 * * 1",
+            description="Last week's activity report (Monday to Sunday), every Monday at 06:00.",
+            kwargs={"kind": "activity"},
+        ),
+    ]

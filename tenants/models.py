@@ -42,6 +42,15 @@ def timezone_validate(name: str) -> None:
         raise ValidationError(f"“{name}” is not a known time zone.", code="invalid_timezone")
 
 
+BRAND_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+DEFAULT_BRAND_COLOR = "#1f4e79"
+
+
+def brand_color_validate(value: str) -> None:
+    if not BRAND_COLOR_RE.match(value):
+        raise ValidationError("Use a colour as #rrggbb.", code="invalid_brand_color")
+
+
 class Tenant(TenantMixin):
     """A customer organisation; its data lives in the PostgreSQL schema `schema_name`.
 
@@ -83,6 +92,12 @@ class Tenant(TenantMixin):
         help_text="Files kept for this tenant (reports, backups, exports). Empty: the platform "
         "default (ARTIFACTS_QUOTA_MB).",
     )
+
+    # The header colour of the tenant's reports (and whatever else carries its brand).
+    brand_color = models.CharField(
+        "brand colour", max_length=7, default=DEFAULT_BRAND_COLOR,
+        validators=[brand_color_validate], help_text="As #rrggbb.",
+    )  # fmt: skip
 
     # Schemas are created and dropped by our services, never as a side effect of save()/delete().
     auto_create_schema = False

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import Group
@@ -403,4 +404,75 @@ def artifact_make(
     return artifact_write(
         tenant=tenant, kind=kind, title=title, filename=filename, content=iter([content]),
         **options,
+    )  # fmt: skip
+
+
+# --- Reports -------------------------------------------------------------------------------------
+REPORT_SAMPLES = ROOT / ".artifacts" / "reports"
+# CVE-2023-33733's payload shape: reportlab evaluated a `color` attribute holding this.
+CVE_PAYLOAD = (
+    "[[[getattr(pow, Word('__globals__'))['os'].system('touch /tmp/pwned') for Word in "
+    "[ orgTypeFun( 'Word', (str,), { 'mutated': 1, 'startswith': lambda self, x: 1 == 0, "
+    "'__eq__': lambda self, x: self.mutate() and self.mutated < 0 and str(self) == x, "
+    "'mutate': lambda self: { setattr(self, 'mutated', self.mutated - 1) }, "
+    "'__hash__': lambda self: hash(str(self)), }, ) ] ] for orgTypeFun in [type(type(1))] "
+    "for none in [[].append(1)]]] and 1 == 0"
+)
+CVE_MARKUP = f'<font color="{CVE_PAYLOAD}">exploit</font>'
+
+
+def report_sample_path(name: str) -> Path:
+    """Where a test leaves the PDF it made, for a person to look at (.artifacts/, git-ignored)."""
+    REPORT_SAMPLES.mkdir(parents=True, exist_ok=True)
+    return REPORT_SAMPLES / name
+
+
+def pdf_read(path: Path) -> Any:
+    from pypdf import PdfReader
+
+    return PdfReader(str(path))
+
+
+def pdf_text(path: Path) -> str:
+    """The text of every page, whitespace collapsed (a long name may wrap)."""
+    return " ".join(" ".join((page.extract_text() or "").split()) for page in pdf_read(path).pages)
+
+
+def pdf_fonts(path: Path) -> set[str]:
+    """Base names of the fonts the PDF embeds (a TrueType subset is "ABCDEF+DejaVuSans")."""
+    found: set[str] = set()
+    for page in pdf_read(path).pages:
+        fonts = page.get("/Resources", {}).get_object().get("/Font", {})
+        for ref in fonts.values():
+            font = ref.get_object()
+            descriptor = font.get("/FontDescriptor")
+            if descriptor is not None and "/FontFile2" in descriptor.get_object():
+                found.add(str(font["/BaseFont"]).lstrip("/"))
+    return found
+
+
+def pdf_page_png(pdf: Path, page: int, png_stem: Path, dpi: int = 60) -> Path:
+    """One page as a PNG by poppler's pdftoppm (scripts/poppler.py installs it for `make test`)."""
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile",
+         str(pdf), str(png_stem)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return png_stem.with_suffix(".png")
+
+
+def jobruns_make(tenant: Tenant, count: int, *, day: dt.datetime, state: str = "succeeded",
+                 task: str = "tests.report_job", error: str = "") -> None:  # fmt: skip
+    """`count` finished jobs of `tenant`, queued a minute apart from `day`."""
+    import uuid
+
+    JobRun.objects.bulk_create(
+        JobRun(
+            task_id=uuid.uuid4().hex, task_name=task, tenant=tenant, tenant_slug=tenant.slug,
+            schema_name=tenant.schema_name, state=state, attempt=1,
+            queued_at=day + timedelta(minutes=i), started_at=day + timedelta(minutes=i),
+            finished_at=day + timedelta(minutes=i, seconds=2), summary=f"{tenant.slug} job {i}",
+            error_type="RuntimeError" if error else "", error_message=error,
+        )
+        for i in range(count)
     )  # fmt: skip

@@ -1,0 +1,36 @@
+"""Report jobs: one per tenant and report, sent by the weekly default schedule (the activity of
+last week) or by hand with a kind and a period."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from jobs.api import tenant_task
+from reports.data import Period, ReportKind
+from reports.services import report_generate, report_period_last_week, report_summary
+from tenants.context import connection_tenant
+from tenants.models import Tenant
+
+
+@tenant_task(name="reports.tasks.report_generate_task", long_running=True)
+def report_generate_task(
+    self: Any, kind: str = ReportKind.ACTIVITY.value, start: str = "", end: str = ""
+) -> dict[str, Any]:
+    """Make one report of the tenant for `start`..`end` (ISO dates, both included; default:
+    last week, Monday to Sunday, in the tenant's zone). Progress: select, render (rows of the
+    job history), store."""
+    tenant = connection_tenant()
+    if not isinstance(tenant, Tenant):
+        raise RuntimeError("report_generate_task runs in a tenant's schema")
+    period = (
+        Period(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+        if start and end
+        else report_period_last_week(tenant=tenant)
+    )
+    self.progress(0, None, "selecting")
+    report = report_generate(
+        tenant=tenant, kind=ReportKind(kind), period=period, progress=self.progress
+    )
+    self.progress(report.pages, report.pages, f"{report.pages} pages")
+    return report_summary(report)

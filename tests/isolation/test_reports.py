@@ -1,0 +1,57 @@
+"""A tenant's reports show its own data only: acme's activity, job history and access reports
+name no globex member, job, error or count, even with carol in both and globex busier."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from django_tenants.utils import tenant_context
+
+from accounts.models import User
+from reports.data import Period, ReportKind
+from reports.services import report_generate
+from tenants.models import Tenant
+from tests.helpers import jobruns_make, pdf_text, report_sample_path, session_make
+
+PERIOD = Period(dt.date(2026, 3, 2), dt.date(2026, 3, 8))
+TUESDAY = dt.datetime(2026, 3, 3, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
+
+
+def _text(tenant: Tenant, kind: ReportKind) -> str:
+    with tenant_context(tenant):
+        report = report_generate(tenant=tenant, kind=kind, period=PERIOD)
+    path = Path(report.path)
+    try:
+        report_sample_path(f"isolation-{tenant.slug}-{kind.value}.pdf").write_bytes(
+            path.read_bytes()
+        )
+        return pdf_text(path)
+    finally:
+        path.unlink()
+
+
+def test_acmes_reports_show_no_globex_names_or_counts(
+    acme: Tenant, globex: Tenant, alice: User, bob: User, carol: User
+) -> None:
+    jobruns_make(acme, 5, day=TUESDAY)
+    jobruns_make(globex, 37, day=TUESDAY, task="globex.secret_task")
+    jobruns_make(globex, 4, day=TUESDAY, state="failed", error="globex-secret-error")
+    session_make("globex", bob)
+    session_make("globex", carol)
+    session_make("acme", alice)
+
+    activity = _text(acme, ReportKind.ACTIVITY)
+    assert "Jobs per day by state (5 in the period)" in activity
+    history = _text(acme, ReportKind.JOB_HISTORY)
+    assert "5 jobs" in history and "acme job 4" in history
+    access = _text(acme, ReportKind.ACCESS)
+    assert "alice" in access and "carol" in access and "2 members" in access
+
+    for text in (activity, history, access):
+        assert "globex" not in text.lower() and "bob" not in text
+        assert "41" not in text and "37" not in text  # globex's job counts
+
+    # And the other way round: globex's report has its own figures.
+    assert "Jobs per day by state (41 in the period)" in _text(globex, ReportKind.ACTIVITY)
