@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -22,6 +23,7 @@ from artifacts.selectors import artifacts_visible, downloads_of_tenant
 from artifacts.serving import Asker, artifact_download, download_refuse
 from backoffice.services import audit_record
 from reports.data import ReportKind
+from reports.delivery import report_recipients, report_recipients_clean, report_recipients_set
 from reports.requests import ReportRequestForm, report_enqueue, report_request_admit
 from reports.services import KINDS_FOR_ROLE
 from saas.http import client_ip
@@ -70,6 +72,7 @@ def downloads(request: HttpRequest) -> HttpResponse:
         )
         context["link_days"] = LINK_DAYS
         context["report_form"] = _report_form(request)
+        context["recipients"] = "\n".join(report_recipients())
     return render(request, "portal/downloads.html", context)
 
 
@@ -177,6 +180,34 @@ def share_link_revoke_view(request: HttpRequest, link_id: int) -> HttpResponse:
         return render(request, "portal/forbidden.html", status=403)
     share_link_revoke(link=link, actor=request.user, ip_address=client_ip(request) or None)  # type: ignore[arg-type]
     messages.success(request, f"The link to “{link.artifact.title}” no longer works.")
+    return redirect("portal:downloads")
+
+
+@login_required
+@require_POST
+def report_recipients_view(request: HttpRequest) -> HttpResponse:
+    """Owners choose who is emailed when a report is stored (a link here, never the PDF)."""
+    if _role(request) != Role.OWNER:
+        return render(request, "portal/forbidden.html", status=403)
+    try:
+        emails = report_recipients_clean(request.POST.get("emails", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("portal:downloads")
+    before = report_recipients()
+    after = report_recipients_set(emails=emails)
+    audit_record(
+        actor=request.user, action="report.recipients", tenant=_tenant(request),  # type: ignore[arg-type]
+        detail={"before": before, "after": after, "via": "portal"},
+        ip_address=client_ip(request) or None,
+    )  # fmt: skip
+    messages.success(
+        request,
+        f"{len(after)} recipient{'s' if len(after) != 1 else ''} will be emailed when a report "
+        "is ready."
+        if after
+        else "Nobody is emailed when a report is ready.",
+    )
     return redirect("portal:downloads")
 
 

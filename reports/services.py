@@ -22,6 +22,7 @@ from accounts.models import User
 from artifacts.models import Artifact
 from artifacts.services import artifact_write
 from reports.data import AccessReport, ActivityReport, JobHistoryReport, Period, ReportKind
+from reports.delivery import report_deliver
 from reports.render.access import access_render
 from reports.render.activity import activity_render
 from reports.render.base import Progress
@@ -136,18 +137,20 @@ def report_store(
     requested_by: User | None = None,
 ) -> ReportFile:
     """Write the rendered PDF as an Artifact of kind report (streamed from the temporary file,
-    checksummed on the way) for `tenant`, linked to the job and whoever asked for it."""
+    checksummed on the way) for `tenant`, linked to the job and whoever asked for it, then tell
+    the tenant's recipients it is in Downloads."""
     period = Period(dt.date.fromisoformat(report.period_start),
                     dt.date.fromisoformat(report.period_end))  # fmt: skip
+    title = report_title(kind=report.kind, period=period)
     with open(report.path, "rb") as pdf:
         artifact = artifact_write(
-            tenant=tenant, kind=Artifact.Kind.REPORT,
-            title=report_title(kind=report.kind, period=period), filename=report.filename,
+            tenant=tenant, kind=Artifact.Kind.REPORT, title=title, filename=report.filename,
             content=pdf, content_type="application/pdf", audience=AUDIENCE[report.kind],
             requested_by=requested_by, job_task_id=job_task_id,
         )  # fmt: skip
     if artifact.sha256 != report.sha256:
         raise OSError(f"{report.filename} changed while it was stored")
+    report_deliver(tenant=tenant, title=title)
     return replace(report, path="", artifact_id=artifact.pk)
 
 
