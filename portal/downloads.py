@@ -7,20 +7,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from artifacts.access import Action, Role, artifact_allows, role_of_member
+from artifacts.access import Action, Role, artifact_allows, role_of_member, tenant_allows
 from artifacts.links import share_link_find, share_link_make, share_link_revoke
 from artifacts.models import Artifact, DownloadEvent, ShareLink
 from artifacts.selectors import artifacts_visible, downloads_of_tenant
 from artifacts.serving import Asker, artifact_download, download_refuse
+from backoffice.services import audit_record
+from reports.data import ReportKind
+from reports.delivery import report_recipients, report_recipients_clean, report_recipients_set
+from reports.requests import ReportRequestForm, report_enqueue, report_request_admit
+from reports.services import KINDS_FOR_ROLE
 from saas.http import client_ip
-from tenants.models import Tenant
+from tenants.models import Membership, Tenant
 
 LINK_DAYS = (1, 3, 7)
 
@@ -64,7 +71,48 @@ def downloads(request: HttpRequest) -> HttpResponse:
             .order_by("-created_at")[:50]
         )
         context["link_days"] = LINK_DAYS
+        context["report_form"] = _report_form(request)
+        context["recipients"] = "\n".join(report_recipients())
     return render(request, "portal/downloads.html", context)
+
+
+def _report_form(request: HttpRequest, data: Any = None) -> ReportRequestForm:
+    return ReportRequestForm(data, tenant=_tenant(request),
+                             kinds=KINDS_FOR_ROLE[Membership.Role.OWNER])  # fmt: skip
+
+
+@login_required
+@require_POST
+def report_request_view(request: HttpRequest) -> HttpResponse:
+    """An owner asks for a report now: a job in this tenant, at most REPORT_REQUESTS_PER_HOUR
+    an hour per tenant; the PDF then appears on this page."""
+    if not tenant_allows(_role(request), Action.REQUEST):
+        return render(request, "portal/forbidden.html", status=403)
+    tenant = _tenant(request)
+    form = _report_form(request, request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect("portal:downloads")
+    if not report_request_admit(tenant=tenant):
+        messages.error(
+            request,
+            f"{tenant.name} has asked for {settings.REPORT_REQUESTS_PER_HOUR} reports in the "
+            "last hour, the most there may be. Try again later.",
+        )
+        return redirect("portal:downloads")
+    kind, period = ReportKind(form.cleaned_data["kind"]), form.cleaned_data["period"]
+    task_id = report_enqueue(tenant=tenant, kind=kind, period=period, requested_by=request.user)  # type: ignore[arg-type]
+    audit_record(
+        actor=request.user, action="report.run", tenant=tenant,  # type: ignore[arg-type]
+        detail={"kind": kind.value, "period": str(period), "task_id": task_id, "via": "portal"},
+        ip_address=client_ip(request) or None,
+    )  # fmt: skip
+    messages.success(
+        request,
+        f"Your {kind.label.lower()} report for {period} is being made. It will appear here, "
+        "in Downloads, in a minute or two.",
+    )
+    return redirect("portal:downloads")
 
 
 def download(request: HttpRequest, ref: str) -> HttpResponseBase:
@@ -132,6 +180,34 @@ def share_link_revoke_view(request: HttpRequest, link_id: int) -> HttpResponse:
         return render(request, "portal/forbidden.html", status=403)
     share_link_revoke(link=link, actor=request.user, ip_address=client_ip(request) or None)  # type: ignore[arg-type]
     messages.success(request, f"The link to “{link.artifact.title}” no longer works.")
+    return redirect("portal:downloads")
+
+
+@login_required
+@require_POST
+def report_recipients_view(request: HttpRequest) -> HttpResponse:
+    """Owners choose who is emailed when a report is stored (a link here, never the PDF)."""
+    if _role(request) != Role.OWNER:
+        return render(request, "portal/forbidden.html", status=403)
+    try:
+        emails = report_recipients_clean(request.POST.get("emails", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("portal:downloads")
+    before = report_recipients()
+    after = report_recipients_set(emails=emails)
+    audit_record(
+        actor=request.user, action="report.recipients", tenant=_tenant(request),  # type: ignore[arg-type]
+        detail={"before": before, "after": after, "via": "portal"},
+        ip_address=client_ip(request) or None,
+    )  # fmt: skip
+    messages.success(
+        request,
+        f"{len(after)} recipient{'s' if len(after) != 1 else ''} will be emailed when a report "
+        "is ready."
+        if after
+        else "Nobody is emailed when a report is ready.",
+    )
     return redirect("portal:downloads")
 
 

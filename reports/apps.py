@@ -4,8 +4,8 @@ from schedules.defaults import DefaultSchedule
 
 
 class ReportsConfig(AppConfig):
-    """Per-tenant app (TENANT_APPS): report selectors, PDF rendering and report jobs. It has no
-    tables yet; the reports it makes become artifacts (the artifacts issue)."""
+    """Per-tenant app (TENANT_APPS): report selectors, PDF rendering and report jobs. Its one
+    table is the tenant's report recipients; the reports it makes are artifacts (public)."""
 
     name = "reports"
     default_schedules = [

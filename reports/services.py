@@ -2,9 +2,9 @@
 
     report_generate(tenant=…, kind=ReportKind.ACTIVITY, period=…, progress=…)
 
-`report_store` is where the file goes once rendered. Until the artifacts issue lands it leaves
-the PDF in a temporary file and describes it; then it writes the Artifact (kind "report") and
-the file to the artifact store instead, and nothing before it changes.
+`report_store` is where the file goes once rendered: it streams the PDF into the artifact store
+(an Artifact of kind "report", checksummed and counted against the tenant's quota) and removes
+the temporary file. A job that runs twice finds its artifact and makes no second one.
 """
 
 from __future__ import annotations
@@ -13,12 +13,16 @@ import datetime as dt
 import hashlib
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from accounts.models import User
+from artifacts.models import Artifact
+from artifacts.services import artifact_write
 from reports.data import AccessReport, ActivityReport, JobHistoryReport, Period, ReportKind
+from reports.delivery import report_deliver
 from reports.render.access import access_render
 from reports.render.activity import activity_render
 from reports.render.base import Progress
@@ -48,6 +52,16 @@ class ReportFile:
     pages: int
     period_start: str
     period_end: str
+    artifact_id: int | None = None  # once stored (the temporary file at `path` is gone then)
+
+
+# Who may download each kind from the portal: the kind's default (all members), but the access
+# report (every member's sign-ins) is for owners only, like KINDS_FOR_ROLE.
+AUDIENCE: dict[ReportKind, str | None] = {
+    ReportKind.ACTIVITY: None,
+    ReportKind.JOB_HISTORY: None,
+    ReportKind.ACCESS: Artifact.Audience.OWNERS,
+}
 
 
 def report_allowed(*, kind: ReportKind, role: str) -> bool:
@@ -81,8 +95,13 @@ def report_generate(
     kind: ReportKind,
     period: Period,
     progress: Progress | None = None,
+    job_task_id: str = "",
+    requested_by: User | None = None,
 ) -> ReportFile:
     """Select, render and store one report. Runs in the tenant's schema (the report task)."""
+    done = report_stored_for_job(tenant=tenant, kind=kind, period=period, job_task_id=job_task_id)
+    if done is not None:  # a second run of the same job (redelivered): its file is stored
+        return done
     data: ActivityReport | JobHistoryReport | AccessReport
     if kind is ReportKind.ACTIVITY:
         data = report_activity_select(tenant, period)
@@ -94,22 +113,65 @@ def report_generate(
     os.close(fd)
     try:
         pages = report_render(data=data, out=path, progress=progress)
-    except BaseException:
+        report = ReportFile(
+            kind=kind, filename=f"{tenant.slug}-{kind.value}-{period.start}-{period.end}.pdf",
+            path=path, size=os.path.getsize(path), sha256=_sha256(path), pages=pages,
+            period_start=period.start.isoformat(), period_end=period.end.isoformat(),
+        )  # fmt: skip
+        return report_store(
+            tenant=tenant, report=report, job_task_id=job_task_id, requested_by=requested_by
+        )
+    finally:
         os.unlink(path)
-        raise
-    report = ReportFile(
-        kind=kind, filename=f"{tenant.slug}-{kind.value}-{period.start}-{period.end}.pdf",
-        path=path, size=os.path.getsize(path), sha256=_sha256(path), pages=pages,
-        period_start=period.start.isoformat(), period_end=period.end.isoformat(),
+
+
+def report_title(*, kind: ReportKind, period: Period) -> str:
+    return f"{kind.label}, {period.start:%-d %b %Y} to {period.end:%-d %b %Y}"
+
+
+def report_store(
+    *,
+    tenant: Tenant,
+    report: ReportFile,
+    job_task_id: str = "",
+    requested_by: User | None = None,
+) -> ReportFile:
+    """Write the rendered PDF as an Artifact of kind report (streamed from the temporary file,
+    checksummed on the way) for `tenant`, linked to the job and whoever asked for it, then tell
+    the tenant's recipients it is in Downloads."""
+    period = Period(dt.date.fromisoformat(report.period_start),
+                    dt.date.fromisoformat(report.period_end))  # fmt: skip
+    title = report_title(kind=report.kind, period=period)
+    with open(report.path, "rb") as pdf:
+        artifact = artifact_write(
+            tenant=tenant, kind=Artifact.Kind.REPORT, title=title, filename=report.filename,
+            content=pdf, content_type="application/pdf", audience=AUDIENCE[report.kind],
+            requested_by=requested_by, job_task_id=job_task_id,
+        )  # fmt: skip
+    if artifact.sha256 != report.sha256:
+        raise OSError(f"{report.filename} changed while it was stored")
+    report_deliver(tenant=tenant, title=title)
+    return replace(report, path="", artifact_id=artifact.pk)
+
+
+def report_stored_for_job(
+    *, tenant: Tenant, kind: ReportKind, period: Period, job_task_id: str
+) -> ReportFile | None:
+    """The report a job already stored (the job ran before and was delivered again), if any."""
+    if not job_task_id:
+        return None
+    artifact = (
+        Artifact.objects.filter(tenant=tenant, kind=Artifact.Kind.REPORT, job_task_id=job_task_id)
+        .order_by("pk")
+        .first()
+    )
+    if artifact is None:
+        return None
+    return ReportFile(
+        kind=kind, filename=artifact.filename, path="", size=artifact.size,
+        sha256=artifact.sha256, pages=0, period_start=period.start.isoformat(),
+        period_end=period.end.isoformat(), artifact_id=artifact.pk,
     )  # fmt: skip
-    return report_store(tenant=tenant, report=report)
-
-
-def report_store(*, tenant: Tenant, report: ReportFile) -> ReportFile:
-    """Seam for the artifacts issue: write the Artifact (kind "report", checksum, the period,
-    the tenant) and move the file into the artifact store, then return what the job records.
-    Today the PDF stays in its temporary file on the worker."""
-    return report
 
 
 def report_summary(report: ReportFile) -> dict[str, object]:

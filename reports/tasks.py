@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from accounts.models import User
 from jobs.api import tenant_task
 from reports.data import Period, ReportKind
 from reports.services import report_generate, report_period_last_week, report_summary
@@ -15,11 +16,16 @@ from tenants.models import Tenant
 
 @tenant_task(name="reports.tasks.report_generate_task", long_running=True)
 def report_generate_task(
-    self: Any, kind: str = ReportKind.ACTIVITY.value, start: str = "", end: str = ""
+    self: Any,
+    kind: str = ReportKind.ACTIVITY.value,
+    start: str = "",
+    end: str = "",
+    requested_by: int | None = None,
 ) -> dict[str, Any]:
     """Make one report of the tenant for `start`..`end` (ISO dates, both included; default:
-    last week, Monday to Sunday, in the tenant's zone). Progress: select, render (rows of the
-    job history), store."""
+    last week, Monday to Sunday, in the tenant's zone) and store it as an artifact, linked to
+    this job and to the user who asked (`requested_by`, a user id; none for the schedule).
+    Progress: select, render (rows of the job history), store."""
     tenant = connection_tenant()
     if not isinstance(tenant, Tenant):
         raise RuntimeError("report_generate_task runs in a tenant's schema")
@@ -29,8 +35,10 @@ def report_generate_task(
         else report_period_last_week(tenant=tenant)
     )
     self.progress(0, None, "selecting")
+    requester = User.objects.filter(pk=requested_by).first() if requested_by else None
     report = report_generate(
-        tenant=tenant, kind=ReportKind(kind), period=period, progress=self.progress
-    )
+        tenant=tenant, kind=ReportKind(kind), period=period, progress=self.progress,
+        job_task_id=str(self.request.id or ""), requested_by=requester,
+    )  # fmt: skip
     self.progress(report.pages, report.pages, f"{report.pages} pages")
     return report_summary(report)

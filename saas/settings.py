@@ -249,6 +249,8 @@ ARTIFACTS_X_ACCEL_LOCATION = env_str("ARTIFACTS_X_ACCEL_LOCATION", "")
 ARTIFACTS_SENDFILE = env_bool("ARTIFACTS_SENDFILE", True)
 # Each tenant's storage quota unless its own is set on the tenant (admin), in MB.
 ARTIFACTS_QUOTA_MB = env_int("ARTIFACTS_QUOTA_MB", 5120, minimum=1)
+# Reports an owner may ask for from the portal per tenant and hour (staff are not limited).
+REPORT_REQUESTS_PER_HOUR = env_int("REPORT_REQUESTS_PER_HOUR", 5, minimum=1)
 
 CACHES = {
     "default": {

@@ -427,6 +427,20 @@ def report_sample_path(name: str) -> Path:
     return REPORT_SAMPLES / name
 
 
+def report_stored_pdf(artifact_id: Any, sample: str) -> tuple[Any, Path]:
+    """The report artifact and its stored bytes, copied to a sample file (report_sample_path)
+    to be read back with pypdf and for a person to look at."""
+    from artifacts.models import Artifact
+    from artifacts.storage import artifact_storage
+
+    artifact = Artifact.objects.get(pk=artifact_id)
+    with artifact_storage().open(artifact.storage_key, "rb") as stored:
+        data = stored.read()
+    path = report_sample_path(sample)
+    path.write_bytes(data)
+    return artifact, path
+
+
 def pdf_read(path: Path) -> Any:
     from pypdf import PdfReader
 

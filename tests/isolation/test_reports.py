@@ -4,16 +4,17 @@ name no globex member, job, error or count, even with carol in both and globex b
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from django_tenants.utils import tenant_context
 
 from accounts.models import User
+from artifacts.models import Artifact
 from reports.data import Period, ReportKind
 from reports.services import report_generate
 from tenants.models import Tenant
-from tests.helpers import jobruns_make, pdf_text, report_sample_path, session_make
+from tests.helpers import jobruns_make, pdf_text, report_stored_pdf, session_make
 
 PERIOD = Period(dt.date(2026, 3, 2), dt.date(2026, 3, 8))
 TUESDAY = dt.datetime(2026, 3, 3, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
@@ -22,16 +23,16 @@ TUESDAY = dt.datetime(2026, 3, 3, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
 def _text(tenant: Tenant, kind: ReportKind) -> str:
     with tenant_context(tenant):
         report = report_generate(tenant=tenant, kind=kind, period=PERIOD)
-    path = Path(report.path)
-    try:
-        report_sample_path(f"isolation-{tenant.slug}-{kind.value}.pdf").write_bytes(
-            path.read_bytes()
-        )
-        return pdf_text(path)
-    finally:
-        path.unlink()
+    artifact, path = report_stored_pdf(
+        report.artifact_id, f"isolation-{tenant.slug}-{kind.value}.pdf"
+    )
+    # Written for this tenant only: its row, and its bytes under its own id in the store.
+    assert artifact.tenant_id == tenant.pk
+    assert artifact.storage_key.startswith(f"{tenant.pk}/report/")
+    return pdf_text(path)
 
 
+@pytest.mark.usefixtures("artifacts_root")
 def test_acmes_reports_show_no_globex_names_or_counts(
     acme: Tenant, globex: Tenant, alice: User, bob: User, carol: User
 ) -> None:
@@ -55,3 +56,6 @@ def test_acmes_reports_show_no_globex_names_or_counts(
 
     # And the other way round: globex's report has its own figures.
     assert "Jobs per day by state (41 in the period)" in _text(globex, ReportKind.ACTIVITY)
+    # acme's three reports are acme's rows, none globex's (whose one report is its own).
+    assert Artifact.objects.filter(tenant=acme, kind="report").count() == 3
+    assert Artifact.objects.filter(tenant=globex, kind="report").count() == 1

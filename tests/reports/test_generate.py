@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,13 +11,20 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import User
+from artifacts.models import Artifact
 from reports.data import Period, ReportKind
 from reports.selectors import report_access_select, report_activity_select
 from reports.services import report_allowed, report_generate, report_period_last_week
 from reports.tasks import report_generate_task
 from schedules.defaults import default_schedules
 from tenants.models import Tenant
-from tests.helpers import jobruns_make, pdf_text, report_sample_path, session_make, wait_for_state
+from tests.helpers import (
+    jobruns_make,
+    pdf_text,
+    report_stored_pdf,
+    session_make,
+    wait_for_state,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 PERIOD = Period(dt.date(2026, 3, 2), dt.date(2026, 3, 8))
@@ -59,23 +65,41 @@ def test_selectors_refuse_to_read_sessions_outside_the_tenants_schema(acme: Tena
         report_access_select(acme, PERIOD)
 
 
-def test_generate_writes_the_pdf_and_describes_it(acme: Tenant, alice: User) -> None:
+@pytest.mark.usefixtures("artifacts_root")
+def test_generate_stores_the_pdf_as_a_report_artifact(acme: Tenant, alice: User) -> None:
     acme.name = "Acme <b>Corp</b>"
     acme.brand_color = "#0b6e4f"
     acme.save()
     jobruns_make(acme, 130, day=MONDAY)
     with tenant_context(acme):
-        report = report_generate(tenant=acme, kind=ReportKind.JOB_HISTORY, period=PERIOD)
-    path = Path(report.path)
-    try:
-        assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
-        assert report.size == path.stat().st_size and report.pages == 4  # chart page + 3 of rows
-        text = pdf_text(path)
-        assert "Acme <b>Corp</b>" in text and "acme job 129" in text and "130 jobs" in text
-        assert report.filename == "acme-job_history-2026-03-02-2026-03-08.pdf"
-        report_sample_path("job-history-db.pdf").write_bytes(path.read_bytes())
-    finally:
-        path.unlink()
+        report = report_generate(tenant=acme, kind=ReportKind.JOB_HISTORY, period=PERIOD,
+                                 job_task_id="job-1", requested_by=alice)  # fmt: skip
+    artifact, path = report_stored_pdf(report.artifact_id, "job-history-db.pdf")
+    assert report.path == ""  # the temporary file is gone once stored
+    assert artifact.sha256 == report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (artifact.size, artifact.kind, artifact.tenant_id) == (report.size, "report", acme.pk)
+    assert (artifact.job_task_id, artifact.requested_by) == ("job-1", alice)
+    assert artifact.audience == "members" and artifact.content_type == "application/pdf"
+    assert artifact.title == "Job history, 2 Mar 2026 to 8 Mar 2026"
+    assert artifact.filename == "acme-job_history-2026-03-02-2026-03-08.pdf"
+    assert report.pages == 4  # chart page + 3 of rows
+    text = pdf_text(path)
+    assert "Acme <b>Corp</b>" in text and "acme job 129" in text and "130 jobs" in text
+
+
+@pytest.mark.usefixtures("artifacts_root")
+def test_the_access_report_is_for_owners_only_and_a_second_run_of_a_job_stores_nothing(
+    acme: Tenant, alice: User
+) -> None:
+    with tenant_context(acme):
+        first = report_generate(tenant=acme, kind=ReportKind.ACCESS, period=PERIOD,
+                                job_task_id="job-2")  # fmt: skip
+        again = report_generate(tenant=acme, kind=ReportKind.ACCESS, period=PERIOD,
+                                job_task_id="job-2")  # fmt: skip
+    artifact, path = report_stored_pdf(first.artifact_id, "access-db.pdf")
+    assert artifact.audience == "owners" and "alice" in pdf_text(path)
+    assert again.artifact_id == first.artifact_id
+    assert Artifact.objects.filter(job_task_id="job-2").count() == 1
 
 
 def test_every_tenant_gets_a_weekly_activity_report_on_monday_morning() -> None:
@@ -89,8 +113,8 @@ def test_every_tenant_gets_a_weekly_activity_report_on_monday_morning() -> None:
     assert report_period_last_week(tenant=acme, now=monday_6) == PERIOD
 
 
-@pytest.mark.usefixtures("live_db", "celery_worker")
-def test_the_report_job_runs_in_the_tenant_and_records_the_file() -> None:
+@pytest.mark.usefixtures("live_db", "celery_worker", "artifacts_root")
+def test_the_report_job_runs_in_the_tenant_and_stores_the_artifact() -> None:
     acme = Tenant.objects.get(slug="acme")
     jobruns_make(acme, 5, day=dt.datetime(2026, 3, 3, 9, tzinfo=PARIS))
     result = report_generate_task.delay_for(
@@ -99,12 +123,10 @@ def test_the_report_job_runs_in_the_tenant_and_records_the_file() -> None:
     run = wait_for_state(result.id, "succeeded")
     summary = run.result_summary
     assert summary is not None and summary["kind"] == "activity" and summary["pages"] >= 2
-    path = Path(summary["path"])
-    try:
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == summary["sha256"]
-        assert "Jobs per day by state (5 in the period)" in pdf_text(path)
-        assert run.progress_done == run.progress_total == summary["pages"]
-        assert run.queue == "long" and run.tenant_slug == "acme"
-    finally:
-        path.unlink()
+    artifact, path = report_stored_pdf(summary["artifact_id"], "activity-job.pdf")
+    assert artifact.tenant_id == acme.pk and artifact.job_task_id == result.id
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == summary["sha256"] == artifact.sha256
+    assert "Jobs per day by state (5 in the period)" in pdf_text(path)
+    assert run.progress_done == run.progress_total == summary["pages"]
+    assert run.queue == "long" and run.tenant_slug == "acme"
     assert timezone.now() - run.finished_at < dt.timedelta(minutes=1)  # type: ignore[operator]
