@@ -22,6 +22,7 @@ from django_tenants.utils import schema_context
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 from unfold.forms import PaginationInlineFormSet
+from unfold.widgets import INPUT_CLASSES
 
 from artifacts.models import Artifact
 from artifacts.services import tenant_quota_bytes, tenant_storage_used
@@ -68,6 +69,7 @@ class MembershipInline(TabularInline):
     verbose_name_plural = "Members"
 
 
+THEME_INPUT = " ".join(INPUT_CLASSES)
 # A link in a list or a read-only field, coloured like the theme's own links.
 LINK = "text-primary-600 dark:text-primary-500 underline"
 
@@ -414,6 +416,8 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
         if tenant is None:
             raise Http404
         form = ReportRequestForm(request.POST or None, tenant=tenant)
+        for field in form.fields.values():  # the theme's look (the portal styles by element)
+            field.widget.attrs["class"] = THEME_INPUT
         if request.method == "POST" and form.is_valid():
             kind, period = ReportKind(form.cleaned_data["kind"]), form.cleaned_data["period"]
             task_id = report_enqueue(tenant=tenant, kind=kind, period=period,
