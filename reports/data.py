@@ -114,7 +114,7 @@ class BackupLine:
 
 @dataclass(frozen=True)
 class DownloadLine:
-    """Filled by the artifacts issue (reports.selectors.report_downloads_select)."""
+    """A completed download (reports.selectors.report_downloads_select)."""
 
     at: dt.datetime
     artifact_name: str
@@ -173,7 +173,7 @@ class MemberLine:
 
 @dataclass(frozen=True)
 class ShareLinkLine:
-    """Filled by the artifacts issue (reports.selectors.report_share_links_select)."""
+    """A share link of the tenant's files (reports.selectors.report_share_links_select)."""
 
     created_at: dt.datetime
     artifact_name: str

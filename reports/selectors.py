@@ -16,10 +16,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from artifacts.models import Artifact, DownloadEvent, ShareLink
 from beat.models import ScheduleSummary
 from jobs.models import JobRun
 from reports.data import (
@@ -143,14 +144,50 @@ def report_backups_select(tenant: Tenant, period: Period) -> list[BackupLine]:
     return []
 
 
+# At most this many lines of each list in a report (the download audit keeps every row).
+LIST_LIMIT = 200
+
+
 def report_downloads_select(tenant: Tenant, period: Period) -> list[DownloadLine]:
-    """Seam for the artifacts issue: the tenant's downloads in the period (its download audit)."""
-    return []
+    """The tenant's completed downloads in the period, newest first (its download audit, which
+    lives in public and is filtered by the tenant, never by the schema in use). Only files every
+    member may see: the activity report goes to all members, and an owners-only file's name is
+    not theirs to read."""
+    start, end = period_bounds(tenant, period)
+    events = (
+        DownloadEvent.objects.filter(tenant_id=tenant.pk, at__gte=start, at__lt=end,
+                                     outcome__in=["sent", "handed_off"],
+                                     artifact__audience=Artifact.Audience.MEMBERS)
+        .select_related("artifact", "share_link")
+        .order_by("-at")[:LIST_LIMIT]
+    )  # fmt: skip
+    return [
+        DownloadLine(
+            at=event.at,
+            artifact_name=event.artifact.filename if event.artifact else event.requested,
+            who=event.username or ("a share link" if event.share_link_id else "—"),
+        )
+        for event in events
+    ]
 
 
 def report_share_links_select(tenant: Tenant, period: Period) -> list[ShareLinkLine]:
-    """Seam for the artifacts issue: share links made or used in the period."""
-    return []
+    """Share links of the tenant's files made in the period, or still alive in it."""
+    start, end = period_bounds(tenant, period)
+    links = (
+        ShareLink.objects.filter(artifact__tenant_id=tenant.pk, created_at__lt=end)
+        .filter(Q(created_at__gte=start) | Q(expires_at__gte=start))
+        .select_related("artifact", "created_by")
+        .order_by("-created_at")[:LIST_LIMIT]
+    )
+    return [
+        ShareLinkLine(
+            created_at=link.created_at, artifact_name=link.artifact.filename,
+            created_by=link.created_by.username if link.created_by else "—", uses=link.uses,
+            expires_at=link.expires_at, revoked=link.revoked_at is not None,
+        )
+        for link in links
+    ]  # fmt: skip
 
 
 def report_activity_select(tenant: Tenant, period: Period) -> ActivityReport:
