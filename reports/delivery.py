@@ -13,6 +13,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from artifacts.models import Artifact
 from reports.models import ReportRecipient
 from tenants.models import Tenant, tenant_url
 
@@ -65,3 +66,10 @@ def report_deliver(*, tenant: Tenant, title: str) -> int:
     subject = f"{tenant.name}: {title} is ready"
     # One message each: recipients do not see one another's addresses.
     return send_mass_mail([(subject, body, None, [email]) for email in recipients])
+
+
+def report_deliver_for(*, tenant: Tenant, artifact_id: int) -> int:
+    """Tell `tenant`'s recipients that its stored report `artifact_id` is ready (the delivery
+    job's body). A report of another tenant is refused: the id comes from a message."""
+    artifact = Artifact.objects.get(pk=artifact_id, tenant_id=tenant.pk, kind=Artifact.Kind.REPORT)
+    return report_deliver(tenant=tenant, title=artifact.title)

@@ -22,7 +22,6 @@ from accounts.models import User
 from artifacts.models import Artifact
 from artifacts.services import artifact_write
 from reports.data import AccessReport, ActivityReport, JobHistoryReport, Period, ReportKind
-from reports.delivery import report_deliver
 from reports.render.access import access_render
 from reports.render.activity import activity_render
 from reports.render.base import Progress
@@ -137,8 +136,9 @@ def report_store(
     requested_by: User | None = None,
 ) -> ReportFile:
     """Write the rendered PDF as an Artifact of kind report (streamed from the temporary file,
-    checksummed on the way) for `tenant`, linked to the job and whoever asked for it, then tell
-    the tenant's recipients it is in Downloads."""
+    checksummed on the way) for `tenant`, linked to the job and whoever asked for it. Telling
+    the recipients is a job of its own (reports.tasks.report_deliver_task): a mail server that
+    is away must not fail, nor make anyone redo, the report."""
     period = Period(dt.date.fromisoformat(report.period_start),
                     dt.date.fromisoformat(report.period_end))  # fmt: skip
     title = report_title(kind=report.kind, period=period)
@@ -150,7 +150,6 @@ def report_store(
         )  # fmt: skip
     if artifact.sha256 != report.sha256:
         raise OSError(f"{report.filename} changed while it was stored")
-    report_deliver(tenant=tenant, title=title)
     return replace(report, path="", artifact_id=artifact.pk)
 
 

@@ -4,11 +4,14 @@ last week) or by hand with a kind and a period."""
 from __future__ import annotations
 
 import datetime as dt
+import smtplib
 from typing import Any
 
 from accounts.models import User
 from jobs.api import tenant_task
+from jobs.errors import TRANSIENT_ERRORS
 from reports.data import Period, ReportKind
+from reports.delivery import report_deliver_for
 from reports.services import report_generate, report_period_last_week, report_summary
 from tenants.context import connection_tenant
 from tenants.models import Tenant
@@ -41,4 +44,23 @@ def report_generate_task(
         job_task_id=str(self.request.id or ""), requested_by=requester,
     )  # fmt: skip
     self.progress(report.pages, report.pages, f"{report.pages} pages")
+    # Its own job, one per stored report (the id makes a second send of it a no-op): a report
+    # delivered twice (this job redelivered) tells its recipients once.
+    assert report.artifact_id is not None
+    report_deliver_task.apply_async((report.artifact_id,),
+                                    task_id=f"report-deliver-{report.artifact_id}")  # fmt: skip
     return report_summary(report)
+
+
+@tenant_task(
+    name="reports.tasks.report_deliver_task",
+    # A mail server away or refusing: tried again with backoff, the report itself untouched.
+    autoretry_for=(OSError, smtplib.SMTPException, *TRANSIENT_ERRORS),
+    max_retries=6,
+)
+def report_deliver_task(self: Any, artifact_id: int) -> dict[str, Any]:
+    """Email the tenant's report recipients a link to Downloads for the stored report."""
+    tenant = connection_tenant()
+    if not isinstance(tenant, Tenant):
+        raise RuntimeError("report_deliver_task runs in a tenant's schema")
+    return {"emails": report_deliver_for(tenant=tenant, artifact_id=artifact_id)}

@@ -169,6 +169,8 @@ def _live_cleanup() -> None:
                 f"DELETE FROM {schema}.django_celery_beat_intervalschedule WHERE period = 'days'"
             )
             cursor.execute(f"DELETE FROM {schema}.usersessions_session")
+            if schema != "public":  # reports is a tenant app
+                cursor.execute(f"DELETE FROM {schema}.reports_reportrecipient")
     JobRun.objects.all().delete()
     DownloadEvent.objects.all().delete()
     ShareLink.objects.all().delete()

@@ -27,6 +27,7 @@ STORED_NAMES = {
     "schedules.tasks.schedule_changes_prune_task": "beat.tasks",
     "usersessions.tasks.sessions_cleanup_task": "usersessions.tasks",
     "reports.tasks.report_generate_task": "reports.tasks",
+    "reports.tasks.report_deliver_task": "reports.tasks",
     "artifacts.tasks.artifacts_retention_task": "artifacts.tasks",
     "artifacts.tasks.artifacts_scrub_task": "artifacts.tasks",
     "usersessions.tasks.sessions_cleanup_platform_task": "usersessions.tasks",

@@ -12,9 +12,10 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from accounts.models import User
+from artifacts.models import Artifact
 from backoffice.models import AuditEntry
 from reports.data import Period, ReportKind
-from reports.delivery import report_recipients, report_recipients_set
+from reports.delivery import report_deliver_for, report_recipients, report_recipients_set
 from reports.services import report_generate
 from tenants.context import connection_tenant_set
 from tenants.models import Tenant, tenant_url
@@ -31,7 +32,12 @@ def test_each_recipient_gets_a_link_to_downloads_and_no_attachment(
         report_recipients_set(emails=["ceo@globex.example"])
     with tenant_context(acme):
         report_recipients_set(emails=["boss@acme.example", "audit@acme.example"])
-        report_generate(tenant=acme, kind=ReportKind.ACTIVITY, period=PERIOD)
+        report = report_generate(tenant=acme, kind=ReportKind.ACTIVITY, period=PERIOD)
+        assert mailoutbox == []  # storing sends nothing: the delivery job does
+        assert report.artifact_id is not None
+        assert report_deliver_for(tenant=acme, artifact_id=report.artifact_id) == 2
+        with pytest.raises(Artifact.DoesNotExist):  # an id of another tenant's file: refused
+            report_deliver_for(tenant=globex, artifact_id=report.artifact_id)
     assert sorted(m.to[0] for m in mailoutbox) == ["audit@acme.example", "boss@acme.example"]
     message = mailoutbox[0]
     assert len(message.to) == 1 and message.attachments == []
@@ -43,7 +49,9 @@ def test_each_recipient_gets_a_link_to_downloads_and_no_attachment(
 @pytest.mark.usefixtures("artifacts_root")
 def test_no_recipients_no_email(acme: Tenant, mailoutbox: list[Any]) -> None:
     with tenant_context(acme):
-        report_generate(tenant=acme, kind=ReportKind.ACCESS, period=PERIOD)
+        report = report_generate(tenant=acme, kind=ReportKind.ACCESS, period=PERIOD)
+        assert report.artifact_id is not None
+        assert report_deliver_for(tenant=acme, artifact_id=report.artifact_id) == 0
     assert mailoutbox == []
 
 

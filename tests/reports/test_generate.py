@@ -7,12 +7,14 @@ import hashlib
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import User
 from artifacts.models import Artifact
 from reports.data import Period, ReportKind
+from reports.delivery import report_recipients_set
 from reports.selectors import report_access_select, report_activity_select
 from reports.services import report_allowed, report_generate, report_period_last_week
 from reports.tasks import report_generate_task
@@ -117,6 +119,9 @@ def test_every_tenant_gets_a_weekly_activity_report_on_monday_morning() -> None:
 def test_the_report_job_runs_in_the_tenant_and_stores_the_artifact() -> None:
     acme = Tenant.objects.get(slug="acme")
     jobruns_make(acme, 5, day=dt.datetime(2026, 3, 3, 9, tzinfo=PARIS))
+    with tenant_context(acme):
+        report_recipients_set(emails=["boss@acme.example"])
+    mail.outbox.clear()
     result = report_generate_task.delay_for(
         acme, kind="activity", start="2026-03-02", end="2026-03-08"
     )
@@ -130,3 +135,9 @@ def test_the_report_job_runs_in_the_tenant_and_stores_the_artifact() -> None:
     assert run.progress_done == run.progress_total == summary["pages"]
     assert run.queue == "long" and run.tenant_slug == "acme"
     assert timezone.now() - run.finished_at < dt.timedelta(minutes=1)  # type: ignore[operator]
+    # The recipients are told by a job of its own, once.
+    delivery = wait_for_state(f"report-deliver-{artifact.pk}", "succeeded")
+    assert delivery.tenant_slug == "acme" and delivery.result_summary == {"emails": 1}
+    assert [m.to for m in mail.outbox] == [["boss@acme.example"]]
+    with tenant_context(acme):
+        report_recipients_set(emails=[])
