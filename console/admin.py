@@ -195,6 +195,24 @@ class ArtifactInline(_ReadOnlyTab):
         return super().get_queryset(request).select_related("tenant")
 
 
+class _ReportsFormSet(_ReadOnlyTabFormSet):
+    @classmethod
+    def get_default_prefix(cls) -> str:
+        return "reports"  # the Files tab lists the same model under "artifact"
+
+
+class ReportInline(ArtifactInline):
+    """The tenant's reports (a subset of its files), next to "Run a report" at the page's top."""
+
+    formset = _ReportsFormSet
+    verbose_name_plural = "Reports"
+    fields = ["title", "audience", "size_words", "created_local", "state", "download"]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Artifact]:
+        return super().get_queryset(request).filter(kind=Artifact.Kind.REPORT)
+
+
 @admin.register(Tenant, site=staff_site)
 class TenantAdmin(AuditedAdminMixin, ModelAdmin):
     list_display = ["name", "slug", "status", "timezone", "domain_link", "members", "storage",
@@ -275,7 +293,7 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
         if obj is None:
             return []
         return [MembershipInline, DomainInline, ScheduleSummaryInline, JobRunInline,
-                ArtifactInline]  # fmt: skip
+                ReportInline, ArtifactInline]  # fmt: skip
 
     def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
         # Tenants are archived, not deleted: deletion needs a safety backup first (backups issue).

@@ -258,6 +258,16 @@ def tenant_dashboard_context(request: HttpRequest) -> dict[str, Any]:
             session_active_q(now=now, max_age=session_max_age_current())
         ).count(),
         "members": Membership.objects.filter(tenant_id=tenant.pk).count(),
+        "files": Artifact.objects.filter(tenant_id=tenant.pk, deleted_at__isnull=True).aggregate(
+            count=Count("id"), bytes=Sum("size")
+        ),
+        "reports": [
+            (report, reverse("admin:artifacts_artifact_change", args=[report.pk]))
+            for report in Artifact.objects.filter(
+                tenant_id=tenant.pk, kind=Artifact.Kind.REPORT, deleted_at__isnull=True
+            ).order_by("-created_at")[:5]
+        ],
+        "tenant_page": reverse("admin:tenants_tenant_change", args=[tenant.pk]),
     }
 
 

@@ -33,6 +33,10 @@ def test_staff_run_a_report_and_the_owner_downloads_it(
     page.wait_for_url("**/admin/jobs/jobrun/*/change/")
     expect(page.get_by_text("Succeeded").first).to_be_visible(timeout=30_000)
     expect(page.get_by_role("link", name="File #")).to_be_visible()  # the PDF it made
+    # and the tenant's page lists it on its Reports tab
+    page.goto(server.url(f"/admin/tenants/tenant/{acme.pk}/change/"))
+    page.get_by_role("link", name="Reports", exact=True).first.click()
+    expect(page.get_by_text("Tenant activity,").first).to_be_visible()
     # alice, on acme's domain, finds it in her downloads
     context = page.context.browser.new_context()  # type: ignore[union-attr]
     owner = context.new_page()
