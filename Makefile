@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-fast browser nginx poppler install lock compose-check services migrate seed bench down lint format clean
+.PHONY: up test test-fast test-tools install lock compose-check services migrate seed bench down lint format clean
 
 # Development machines and CI run tests and lint: the dev lock (runtime + dev pins, hashed).
 $(STAMP): requirements/dev.txt requirements/runtime.txt pyproject.toml
@@ -36,23 +36,16 @@ services: install
 up: install
 	$(PY) scripts/stack.py
 
-# Chromium for the browser tests (tests/browser): found, or installed (scripts/browser.py).
-browser: install
-	$(PY) scripts/browser.py ensure
+# What the tests drive beside Python — Chromium (browser tests), nginx (X-Accel-Redirect) and
+# pdftoppm (report pages): found, or installed (scripts/suite_tools.py); never a skipped test.
+test-tools: install
+	$(PY) scripts/suite_tools.py ensure
 
-# nginx for the X-Accel-Redirect test (tests/artifacts/test_nginx.py): found, or installed.
-nginx: install
-	$(PY) scripts/nginx.py ensure
-
-# pdftoppm for the report tests (tests/reports): found, or installed (scripts/poppler.py).
-poppler: install
-	$(PY) scripts/poppler.py ensure
-
-test: services browser nginx poppler
+test: services test-tools
 	$(PY) -m pytest
 
 # The quick loop: everything but the real-worker and subprocess tests.
-test-fast: services poppler
+test-fast: services test-tools
 	$(PY) -m pytest -m "not slow"
 
 # The portal's CSS framework (Pico CSS) and the browser tests' axe-core, from the npm registry

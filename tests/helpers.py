@@ -466,9 +466,12 @@ def pdf_fonts(path: Path) -> set[str]:
 
 
 def pdf_page_png(pdf: Path, page: int, png_stem: Path, dpi: int = 60) -> Path:
-    """One page as a PNG by poppler's pdftoppm (scripts/poppler.py installs it for `make test`)."""
+    """One page as a PNG by poppler's pdftoppm (scripts/suite_tools.py installs it for
+    `make test`)."""
+    from scripts.suite_tools import tool_path
+
     subprocess.run(
-        ["pdftoppm", "-png", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile",
+        [tool_path("pdftoppm"), "-png", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile",
          str(pdf), str(png_stem)],
         check=True, timeout=60,
     )  # fmt: skip
@@ -490,3 +493,32 @@ def jobruns_make(tenant: Tenant, count: int, *, day: dt.datetime, state: str = "
         )
         for i in range(count)
     )  # fmt: skip
+
+
+# --- Servers a test starts ------------------------------------------------------------------------
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a server the test starts)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def live_server() -> Iterator[int]:
+    """Django on 127.0.0.1 in a thread, serving the test database (committed data) and static
+    files; yields its port. Tenant domains route by Host (`acme.localhost:<port>`)."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.test.testcases import LiveServerThread
+
+    thread = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    try:
+        yield thread.port
+    finally:
+        thread.terminate()

@@ -1,4 +1,4 @@
-"""X-Accel-Redirect end to end: Debian's nginx (scripts/nginx.py; `make test` installs it where
+"""X-Accel-Redirect end to end: Debian's nginx (scripts/suite_tools.py; `make test` installs it where
 missing) in front of the app, with the shipped snippet deploy/nginx/artifacts.conf. The app
 checks and audits; nginx sends the bytes, Range included."""
 
@@ -14,45 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.staticfiles.handlers import StaticFilesHandler
-from django.test.testcases import LiveServerThread
 
 from artifacts.models import DownloadEvent
 from artifacts.serving import repr_digest
+from scripts.suite_tools import tool_path
 from tenants.models import Membership, Tenant
-from tests.helpers import artifact_make, make_user, session_make
+from tests.helpers import artifact_make, free_port, live_server, make_user, session_make
 
 ROOT = Path(__file__).resolve().parents[2]
 SNIPPET = ROOT / "deploy" / "nginx" / "artifacts.conf"
 BODY = b"0123456789abcdef" * 4096  # 64 KB
 
 
-def nginx_path() -> str:
-    recorded = ROOT / ".dev" / "nginx"
-    path = recorded.read_text().strip() if recorded.exists() else ""
-    if not path or not Path(path).exists():
-        raise RuntimeError("No nginx: run `python scripts/nginx.py ensure` (`make test` does).")
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def app_port(live_db: None) -> Iterator[int]:
-    thread = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
-    thread.daemon = True
-    thread.start()
-    thread.is_ready.wait()
-    if thread.error:
-        raise thread.error
-    try:
-        yield thread.port
-    finally:
-        thread.terminate()
+    with live_server() as port:
+        yield port
 
 
 @pytest.fixture
@@ -61,7 +38,7 @@ def nginx(app_port: int, artifacts_root: Path, settings: Any, tmp_path: Path) ->
     artifacts_root.mkdir(parents=True, exist_ok=True)
     snippet = SNIPPET.read_text().replace("/srv/saas/var/artifacts/", f"{artifacts_root}/")
     (tmp_path / "artifacts.conf").write_text(snippet)
-    port = _free_port()
+    port = free_port()
     temp = " ".join(f"{name}_temp_path {tmp_path}/{name};"
                     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
     # master_process off: one process as the user running the tests (no privilege drop).
@@ -77,7 +54,7 @@ http {{
   }}
 }}
 """)
-    process = subprocess.Popen([nginx_path(), "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+    process = subprocess.Popen([tool_path("nginx"), "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
                                stderr=subprocess.PIPE)  # fmt: skip
     try:
         deadline = time.monotonic() + 10

