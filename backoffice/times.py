@@ -29,27 +29,23 @@ def time_html(
     value: dt.datetime | str | None, *, seconds: bool = True, zone: str | None = None
 ) -> SafeString | str:
     """The exact time, labelled, with the relative one on hover; "—" for none."""
-    when = time_parse(value)
-    if when is None:
-        return NOTHING
-    return format_html(
-        '<time datetime="{}" title="{}">{}</time>',
-        when.isoformat(),
-        ago_text(when, timezone.now()),
-        time_text(when, zone or zone_current(), seconds=seconds),
-    )
+    return _time_tag(value, seconds=seconds, zone=zone, relative_first=False)
 
 
 def ago_html(
     value: dt.datetime | str | None, *, seconds: bool = True, zone: str | None = None
 ) -> SafeString | str:
     """ "3 min ago", with the exact time, labelled, on hover; "—" for none."""
+    return _time_tag(value, seconds=seconds, zone=zone, relative_first=True)
+
+
+def _time_tag(
+    value: dt.datetime | str | None, *, seconds: bool, zone: str | None, relative_first: bool
+) -> SafeString | str:
     when = time_parse(value)
     if when is None:
         return NOTHING
-    return format_html(
-        '<time datetime="{}" title="{}">{}</time>',
-        when.isoformat(),
-        time_text(when, zone or zone_current(), seconds=seconds),
-        ago_text(when, timezone.now()),
-    )
+    exact = time_text(when, zone or zone_current(), seconds=seconds)
+    relative = ago_text(when, timezone.now())
+    shown, hover = (relative, exact) if relative_first else (exact, relative)
+    return format_html('<time datetime="{}" title="{}">{}</time>', when.isoformat(), hover, shown)

@@ -123,19 +123,20 @@ class Leadership:
             logger.warning("beat: send guard of %s at %s not released", key, due)
 
 
-def beat_leader() -> str | None:
-    """Who leads beat now (host:pid:token), or None (no leader, or Redis unreachable)."""
+def _redis_text(key: str) -> str | None:
+    """A string kept in Redis, or None (no such key, or Redis unreachable)."""
     try:
-        value = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1).get(LEADER_KEY)
+        value = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1).get(key)
     except redis.RedisError:
         return None
     return value.decode() if isinstance(value, bytes) else value
+
+
+def beat_leader() -> str | None:
+    """Who leads beat now (host:pid:token), or None (no leader, or Redis unreachable)."""
+    return _redis_text(LEADER_KEY)
 
 
 def beat_heartbeat() -> str | None:
     """When the beat leader last renewed its lock (ISO time), or None."""
-    try:
-        value = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1).get(BEAT_HEARTBEAT_KEY)
-    except redis.RedisError:
-        return None
-    return value.decode() if isinstance(value, bytes) else value
+    return _redis_text(BEAT_HEARTBEAT_KEY)

@@ -27,6 +27,7 @@ from console.alerts import alerts_open
 from console.operations import operations_snapshot, queue_depths, workers_alive
 from console.queue_history import DepthSample, queue_depths_history
 from jobs.models import JobRun
+from saas.health import beat_report
 from tenants.models import Membership, Tenant
 from usersessions.models import Session
 from usersessions.selectors import session_active_q, session_max_age_current
@@ -42,13 +43,6 @@ class Figure:
     value: int
     href: str
     tone: str = ""  # "", "good", "bad", "warn"
-
-
-@dataclass(frozen=True)
-class BeatStatus:
-    leader: str | None
-    heartbeat_age_s: float | None
-    stale: bool
 
 
 @dataclass(frozen=True)
@@ -155,14 +149,9 @@ def queue_history_chart(samples: list[DepthSample]) -> str:
     })  # fmt: skip
 
 
-def beat_status(now: float | None = None) -> BeatStatus:
-    heartbeat = beat_heartbeat()
-    age = None
-    if heartbeat:
-        at = datetime.fromisoformat(heartbeat)
-        age = max(0.0, (timezone.now() - at).total_seconds())
-    stale = age is None or age > settings.HEALTH_BEAT_STALE_S
-    return BeatStatus(leader=beat_leader(), heartbeat_age_s=age, stale=stale)
+def beat_status() -> dict[str, Any]:
+    """/healthz's beat report (age, stale by the same threshold), with who leads."""
+    return {**beat_report(beat_heartbeat()), "leader": beat_leader()}
 
 
 @dataclass(frozen=True)

@@ -138,3 +138,18 @@ def test_a_tenant_dashboard_shows_its_own_jobs_and_next_runs_in_its_zone(
     assert "Acme weekly report" in html and "Globex weekly report" not in html
     # 12:00 UTC is 13:00 in Paris (winter): shown in the tenant's zone, labelled
     assert "13:00:00 CET" in html
+
+
+def test_the_beat_card_says_stale_by_the_same_rule_as_healthz(operator_client: Client) -> None:
+    from saas.health import BEAT_HEARTBEAT_KEY
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.set(BEAT_HEARTBEAT_KEY, timezone.now().isoformat())
+        assert ">ALIVE<" in operator_client.get("/admin/").content.decode()
+        old = timezone.now() - timedelta(seconds=settings.HEALTH_BEAT_STALE_S + 5)
+        client.set(BEAT_HEARTBEAT_KEY, old.isoformat())
+        html = operator_client.get("/admin/").content.decode()
+        assert ">STALE<" in html and f"heartbeat {settings.HEALTH_BEAT_STALE_S + 5} s ago" in html
+    finally:
+        client.delete(BEAT_HEARTBEAT_KEY)
