@@ -1,8 +1,8 @@
-"""Reads of the registry for pages: what a member sees listed, and storage used per tenant."""
+"""Reads of the registry for pages: what a member sees listed, and a tenant's downloads."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 
 from artifacts.access import Role, audiences_visible
 from artifacts.models import Artifact, DownloadEvent
@@ -23,14 +23,3 @@ def downloads_of_tenant(*, tenant: Tenant, limit: int = 50) -> list[DownloadEven
         .select_related("artifact", "share_link")
         .order_by("-at", "-id")[:limit]
     )
-
-
-def storage_used_by_tenant() -> dict[int, int]:
-    """Bytes stored per tenant id, in one aggregate query whatever the number of tenants."""
-    rows = (
-        Artifact.objects.filter(deleted_at__isnull=True)
-        .values_list("tenant_id")
-        .annotate(n=Sum("size"))
-        .values_list("tenant_id", "n")
-    )
-    return {tenant_id: int(n or 0) for tenant_id, n in rows}
