@@ -19,7 +19,6 @@ from console.dashboard import jobs_by_hour_chart
 from console.queue_history import HISTORY_KEY, queue_depths_history, queue_depths_sample
 from jobs.models import JobRun
 from tenants.models import Tenant
-from tests.helpers import artifact_make
 
 pytestmark = pytest.mark.django_db
 
@@ -116,28 +115,6 @@ def test_a_tenant_dashboard_makes_as_many_queries_at_1000_tenants_as_at_10(
     tenants_add(990)
     at_1000 = tenant_dashboard_queries(operator_client, acme)
     assert at_10 == at_1000, f"{at_10} queries at 10 tenants, {at_1000} at 1,000"
-
-
-@pytest.mark.usefixtures("artifacts_root")
-def test_a_tenant_dashboard_shows_its_own_jobs_and_next_runs_in_its_zone(
-    operator_client: Client, acme: Tenant, globex: Tenant
-) -> None:
-    artifact_make(acme, title="Acme weekly report")
-    artifact_make(globex, title="Globex weekly report")
-    now = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
-    for tenant, name in ((acme, "acme-nightly"), (globex, "globex-nightly")):
-        JobRun.objects.create(task_id=f"own-{tenant.slug}", task_name="x.y", tenant=tenant,
-                              tenant_slug=tenant.slug, schema_name=tenant.schema_name,
-                              summary=f"{tenant.slug} job", state="failed", queued_at=now)  # fmt: skip
-        ScheduleSummary.objects.create(tenant=tenant, schema_name=tenant.schema_name, name=name,
-                                       task="x.y", schedule="0 13 * * *", enabled=True,
-                                       refreshed_at=now, next_run_at=now + timedelta(days=1))  # fmt: skip
-    html = operator_client.get(f"/admin/t/{acme.slug}/").content.decode()
-    assert "acme job" in html and "acme-nightly" in html
-    assert "globex job" not in html and "globex-nightly" not in html
-    assert "Acme weekly report" in html and "Globex weekly report" not in html
-    # 12:00 UTC is 13:00 in Paris (winter): shown in the tenant's zone, labelled
-    assert "13:00:00 CET" in html
 
 
 def test_the_beat_card_says_stale_by_the_same_rule_as_healthz(operator_client: Client) -> None:
