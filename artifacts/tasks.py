@@ -11,9 +11,9 @@ from jobs.api import platform_task
 
 @platform_task(name="artifacts.tasks.artifacts_retention_task", long_running=True)
 def artifacts_retention_task(self: Any) -> dict[str, int]:
-    return {"deleted": artifacts_expire()}
+    return {"deleted": artifacts_expire(progress=self.progress)}
 
 
 @platform_task(name="artifacts.tasks.artifacts_scrub_task", long_running=True)
 def artifacts_scrub_task(self: Any) -> dict[str, int]:
-    return artifacts_scrub()
+    return artifacts_scrub(progress=self.progress)

@@ -12,9 +12,12 @@ from django.utils import timezone
 from artifacts.models import Artifact
 from artifacts.services import artifact_bytes_delete, artifact_problem_flag
 from artifacts.storage import bytes_read, key_valid, stored_size
+from jobs.api import Progress
 
 
-def artifacts_expire(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
+def artifacts_expire(
+    *, now: dt.datetime | None = None, limit: int = 1000, progress: Progress | None = None
+) -> int:
     """Delete the bytes of artifacts past their expiry. A legal hold wins; backups never expire
     by date here (the backups' own retention rule is the only thing that deletes them)."""
     now = now or timezone.now()
@@ -23,7 +26,13 @@ def artifacts_expire(*, now: dt.datetime | None = None, limit: int = 1000) -> in
         .exclude(kind=Artifact.Kind.BACKUP)
         .order_by("expires_at")[:limit]
     )
-    return sum(artifact_bytes_delete(artifact=artifact, reason="expired") for artifact in due)
+    rows = list(due)
+    deleted = 0
+    for done, artifact in enumerate(rows, start=1):
+        deleted += artifact_bytes_delete(artifact=artifact, reason="expired")
+        if progress is not None:
+            progress(done, len(rows), "expired files deleted")
+    return deleted
 
 
 def artifact_verify(artifact: Artifact) -> str:
@@ -44,13 +53,15 @@ def artifact_verify(artifact: Artifact) -> str:
     return ""
 
 
-def artifacts_scrub(*, limit: int = 1000) -> dict[str, int]:
+def artifacts_scrub(*, limit: int = 1000, progress: Progress | None = None) -> dict[str, int]:
     """Verify the stored artifacts checked longest ago (never checked first); flag mismatches
     to staff. A file that verifies again loses an earlier flag."""
     checked = flagged = 0
-    rows = Artifact.objects.filter(deleted_at__isnull=True).order_by(
-        F("checked_at").asc(nulls_first=True), "pk"
-    )[:limit]
+    rows = list(
+        Artifact.objects.filter(deleted_at__isnull=True).order_by(
+            F("checked_at").asc(nulls_first=True), "pk"
+        )[:limit]
+    )
     for artifact in rows:
         problem = artifact_verify(artifact)
         checked += 1
@@ -60,4 +71,6 @@ def artifacts_scrub(*, limit: int = 1000) -> dict[str, int]:
         Artifact.objects.filter(pk=artifact.pk).update(
             checked_at=timezone.now(), **({} if problem else {"problem": ""})
         )
+        if progress is not None:  # each file is read whole: a long pass says how far it is
+            progress(checked, len(rows), f"files re-read, {flagged} flagged")
     return {"checked": checked, "flagged": flagged}

@@ -24,6 +24,9 @@ from tenants.models import Tenant
 
 P = ParamSpec("P")
 R = TypeVar("R")
+# What a long service reports as it goes, to its job: done, total (None: not known), message.
+# A tracked task passes its own `self.progress`.
+Progress = Callable[[int, int | None, str], None]
 
 __all__ = [
     "JobSkipped",

@@ -71,5 +71,12 @@ def report_deliver(*, tenant: Tenant, title: str) -> int:
 def report_deliver_for(*, tenant: Tenant, artifact_id: int) -> int:
     """Tell `tenant`'s recipients that its stored report `artifact_id` is ready (the delivery
     job's body). A report of another tenant is refused: the id comes from a message."""
-    artifact = Artifact.objects.get(pk=artifact_id, tenant_id=tenant.pk, kind=Artifact.Kind.REPORT)
+    artifact = Artifact.objects.filter(
+        pk=artifact_id, tenant_id=tenant.pk, kind=Artifact.Kind.REPORT
+    ).first()
+    if artifact is None:
+        raise Artifact.DoesNotExist(
+            f"No report #{artifact_id} of tenant {tenant.slug} to tell its recipients about "
+            "(another tenant's file, or not a report): nobody was emailed."
+        )
     return report_deliver(tenant=tenant, title=artifact.title)

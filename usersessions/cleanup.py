@@ -18,15 +18,14 @@ the rest is swept. bench/sessions.py measures this against Django's one-statemen
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 
+from jobs.api import Progress
 from usersessions.models import Session
-
-Progress = Callable[[int, int | None, str], None]
 
 
 @dataclass(frozen=True)

@@ -62,3 +62,16 @@ def test_the_platform_tasks_run_the_services(artifacts_root: Path, acme: Tenant)
     artifact_make(acme, title="Old", expires_at=timezone.now() - PAST)
     assert artifacts_retention_task.run() == {"deleted": 1}
     assert artifacts_scrub_task.run() == {"checked": 0, "flagged": 0}
+
+
+def test_the_scrub_and_the_retention_report_progress(artifacts_root: Path, acme: Tenant) -> None:
+    now = timezone.now()
+    for n in range(3):
+        artifact_make(acme, title=f"File {n}", expires_at=now - PAST if n == 0 else None)
+    seen: list[tuple[int, int | None, str]] = []
+    artifacts_expire(progress=lambda done, total, message: seen.append((done, total, message)))
+    assert seen == [(1, 1, "expired files deleted")]
+    seen.clear()
+    artifacts_scrub(progress=lambda done, total, message: seen.append((done, total, message)))
+    assert [(done, total) for done, total, _ in seen] == [(1, 2), (2, 2)]
+    assert seen[-1][2] == "files re-read, 0 flagged"

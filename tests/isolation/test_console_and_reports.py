@@ -98,7 +98,7 @@ def test_recipients_are_set_and_told_per_tenant(
         content_type="application/pdf", size=1, sha256="0" * 64,
     )  # fmt: skip
     # A delivery job naming acme's report while running for globex: refused, nobody mailed.
-    with tenant_context(globex), pytest.raises(Artifact.DoesNotExist):
+    with tenant_context(globex), pytest.raises(Artifact.DoesNotExist, match="nobody was emailed"):
         report_deliver_for(tenant=globex, artifact_id=report.pk)
     assert mailoutbox == []
     with tenant_context(acme):
