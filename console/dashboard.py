@@ -189,6 +189,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     since = now - timedelta(hours=24)
     samples = queue_depths_history()
     return {
+        "title": "Platform dashboard",  # the page's header and <title>
         "tenant_figures": tenant_figures(),
         "job_figures": job_figures(since),
         "jobs_chart": jobs_by_hour_chart(now),
@@ -230,6 +231,7 @@ def tenant_dashboard_context(request: HttpRequest) -> dict[str, Any]:
         for value, label in JobRun.State.choices
     ]  # fmt: skip
     return {
+        "title": f"{tenant.name}: dashboard",  # the page's header and <title>
         "tenant": tenant,
         "job_figures": job_figures,
         "jobs_href": f"{jobs_list}?{urlencode({'tenant__id__exact': tenant.pk})}",

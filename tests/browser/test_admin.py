@@ -52,7 +52,9 @@ def test_the_dashboard_renders_its_cards_and_charts(
     page: Page, server: Server, operator_staff: Staff
 ) -> None:
     staff_sign_in(page, server, operator_staff)
-    expect(page.get_by_role("heading", name="Platform dashboard")).to_be_visible()
+    expect(
+        page.locator("#content").get_by_role("heading", name="Platform dashboard")
+    ).to_be_visible()
     expect(page.get_by_text("Jobs per hour, last 7 days")).to_be_visible()
     page.wait_for_function("() => window.Chart !== undefined")
     assert charts_drawn(page) == 2  # jobs per hour, queue depth history
@@ -70,7 +72,9 @@ def test_the_dashboard_in_dark_mode_and_on_a_narrow_screen(
     page.evaluate("() => localStorage.setItem('adminTheme', JSON.stringify('dark'))")
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
-    expect(page.get_by_role("heading", name="Platform dashboard")).to_be_visible()
+    expect(
+        page.locator("#content").get_by_role("heading", name="Platform dashboard")
+    ).to_be_visible()
     assert page.evaluate("() => document.documentElement.classList.contains('dark')")
     # nothing wider than the screen: the cards stack
     width = page.evaluate("() => document.documentElement.scrollWidth")

@@ -37,12 +37,20 @@ def test_staff_run_a_report_and_the_owner_downloads_it(
     page.goto(server.url(f"/admin/tenants/tenant/{acme.pk}/change/"))
     page.get_by_role("link", name="Reports", exact=True).first.click()
     expect(page.get_by_text("Tenant activity,").first).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "tenant-reports-tab.png"), full_page=True)
+    # and acme's own admin opens on a dashboard listing it
+    page.goto(server.url("/admin/t/acme/"))
+    expect(page.get_by_role("link", name="Tenant activity,").first).to_be_visible()
+    expect(page.locator("#header-inner")).to_contain_text("Acme Corp: dashboard")
+    page.screenshot(path=str(SCREENSHOTS / "tenant-dashboard.png"), full_page=True)
     # alice, on acme's domain, finds it in her downloads
     context = page.context.browser.new_context()  # type: ignore[union-attr]
     owner = context.new_page()
     try:
         portal_sign_in(owner, server, acme, portal_alice)
         owner.goto(server.tenant_url(acme, "/downloads/"))
+        owner.get_by_text("Run a report", exact=True).first.click()  # opens the form
+        owner.get_by_text("Report recipients", exact=True).click()
         owner.screenshot(path=str(SCREENSHOTS / "portal-downloads-report.png"), full_page=True)
         row = owner.locator("tbody tr", has_text="Tenant activity").first
         expect(row).to_be_visible()
