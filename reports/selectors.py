@@ -66,11 +66,13 @@ def _in_schema_of(tenant: Tenant) -> None:
         )
 
 
-def report_meta_select(tenant: Tenant, kind: ReportKind, period: Period) -> ReportMeta:
+def report_meta_select(
+    tenant: Tenant, kind: ReportKind, period: Period, now: dt.datetime | None = None
+) -> ReportMeta:
     return ReportMeta(
         kind=kind, tenant_name=tenant.name, tenant_slug=tenant.slug,
         brand_color=tenant.brand_color, zone=tenant.timezone, period=period,
-        generated_at=timezone.now(),
+        generated_at=now or timezone.now(),
     )  # fmt: skip
 
 
@@ -190,10 +192,12 @@ def report_share_links_select(tenant: Tenant, period: Period) -> list[ShareLinkL
     ]  # fmt: skip
 
 
-def report_activity_select(tenant: Tenant, period: Period) -> ActivityReport:
+def report_activity_select(
+    tenant: Tenant, period: Period, now: dt.datetime | None = None
+) -> ActivityReport:
     failures, failures_total = report_failures_select(tenant, period)
     return ActivityReport(
-        meta=report_meta_select(tenant, ReportKind.ACTIVITY, period),
+        meta=report_meta_select(tenant, ReportKind.ACTIVITY, period, now),
         jobs_by_day=report_jobs_by_day_select(tenant, period),
         failures=failures,
         failures_total=failures_total,
@@ -204,11 +208,13 @@ def report_activity_select(tenant: Tenant, period: Period) -> ActivityReport:
     )
 
 
-def report_job_history_select(tenant: Tenant, period: Period) -> JobHistoryReport:
+def report_job_history_select(
+    tenant: Tenant, period: Period, now: dt.datetime | None = None
+) -> JobHistoryReport:
     """The rows are streamed (a server-side cursor, chunk by chunk) as the renderer asks."""
     jobs = _jobs(tenant, period)
     return JobHistoryReport(
-        meta=report_meta_select(tenant, ReportKind.JOB_HISTORY, period),
+        meta=report_meta_select(tenant, ReportKind.JOB_HISTORY, period, now),
         jobs_by_day=report_jobs_by_day_select(tenant, period),
         row_count=jobs.count(),
         rows=_job_lines(jobs),
@@ -227,7 +233,9 @@ def _job_lines(jobs: QuerySet[JobRun]) -> Iterator[JobLine]:
                       duration_s=duration, summary=summary)  # fmt: skip
 
 
-def report_access_select(tenant: Tenant, period: Period) -> AccessReport:
+def report_access_select(
+    tenant: Tenant, period: Period, now: dt.datetime | None = None
+) -> AccessReport:
     """Members of the tenant with their role, last sign-in here and live sessions here."""
     _in_schema_of(tenant)
     members = list(
@@ -235,7 +243,7 @@ def report_access_select(tenant: Tenant, period: Period) -> AccessReport:
     )
     live = dict(
         Session.objects.filter(
-            user_id__in=[m.user_id for m in members], expire_date__gt=timezone.now()
+            user_id__in=[m.user_id for m in members], expire_date__gt=now or timezone.now()
         )
         .values_list("user_id")
         .annotate(n=Count("pk"))
@@ -254,7 +262,7 @@ def report_access_select(tenant: Tenant, period: Period) -> AccessReport:
         for m in members
     ]
     return AccessReport(
-        meta=report_meta_select(tenant, ReportKind.ACCESS, period),
+        meta=report_meta_select(tenant, ReportKind.ACCESS, period, now),
         members=lines,
         share_links=report_share_links_select(tenant, period),
     )

@@ -96,18 +96,20 @@ def report_generate(
     progress: Progress | None = None,
     job_task_id: str = "",
     requested_by: User | None = None,
+    now: dt.datetime | None = None,
 ) -> ReportFile:
-    """Select, render and store one report. Runs in the tenant's schema (the report task)."""
+    """Select, render and store one report. Runs in the tenant's schema (the report task).
+    `now`: the report's "as of" and generation time (default: the clock; tests pin it)."""
     done = report_stored_for_job(tenant=tenant, kind=kind, period=period, job_task_id=job_task_id)
     if done is not None:  # a second run of the same job (redelivered): its file is stored
         return done
     data: ActivityReport | JobHistoryReport | AccessReport
     if kind is ReportKind.ACTIVITY:
-        data = report_activity_select(tenant, period)
+        data = report_activity_select(tenant, period, now)
     elif kind is ReportKind.JOB_HISTORY:
-        data = report_job_history_select(tenant, period)
+        data = report_job_history_select(tenant, period, now)
     else:
-        data = report_access_select(tenant, period)
+        data = report_access_select(tenant, period, now)
     fd, path = tempfile.mkstemp(prefix=f"report-{tenant.slug}-{kind.value}-", suffix=".pdf")
     os.close(fd)
     try:
