@@ -63,6 +63,12 @@ class Tenant(TenantMixin):
         ACTIVE = "active", "Active"
         SUSPENDED = "suspended", "Suspended"
         ARCHIVED = "archived", "Archived"
+        # Being restored from a backup (backups.restore): its tasks are deferred, its beat
+        # entries pause and its portal shows a maintenance page until the swap is done.
+        RESTORING = "restoring", "Restoring"
+        # Offboarded: the schema is dropped; the row stays while its backups are kept
+        # (BACKUP_DELETED_TENANT_KEEP_DAYS), then its backup key is destroyed.
+        DELETED = "deleted", "Deleted"
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=40, unique=True)
