@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("artifacts", "0001_initial"),
-        ("tenants", "0008_alter_tenant_status"),
+        ("tenants", "0008_tenant_restoring_deleted"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
