@@ -12,12 +12,17 @@ from saas.logcontext import install_record_factory
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings")
 install_record_factory()
 
-SHORT_QUEUE, LONG_QUEUE = "short", "long"
+SHORT_QUEUE, LONG_QUEUE, BACKUP_QUEUE = "short", "long", "backups"
 
 
 def queue_for(task: object) -> str:
     """Jobs that may run for minutes declare `long_running=True` and get the long queue, so
-    they never hold the workers that serve short jobs."""
+    they never hold the workers that serve short jobs. Backups, verifies and restores declare
+    `queue_name = BACKUP_QUEUE`: their own worker, whose concurrency (BACKUP_CONCURRENCY in
+    docker-compose.yml and `make up`) is how many run at once on the platform."""
+    named = getattr(task, "queue_name", None)
+    if isinstance(named, str):
+        return named
     return LONG_QUEUE if getattr(task, "long_running", False) else SHORT_QUEUE
 
 
@@ -29,6 +34,6 @@ def route_task(
 
 app = Celery("saas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue(SHORT_QUEUE), Queue(LONG_QUEUE)]
+app.conf.task_queues = [Queue(SHORT_QUEUE), Queue(LONG_QUEUE), Queue(BACKUP_QUEUE)]
 app.conf.task_routes = (route_task,)
 app.autodiscover_tasks()

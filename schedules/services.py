@@ -28,7 +28,14 @@ from kombu.utils.json import dumps
 
 from schedules.defaults import default_schedules
 from schedules.models import ScheduleState
-from schedules.timing import StaggeredInterval, ZonedCrontab, next_run, runs_after, stagger_offset
+from schedules.timing import (
+    StaggeredInterval,
+    ZonedCrontab,
+    cron_spread,
+    next_run,
+    runs_after,
+    stagger_offset,
+)
 from tenants.context import connection_tenant
 from tenants.models import Tenant
 
@@ -264,6 +271,10 @@ def default_schedules_ensure(tenant: Tenant) -> None:
                 continue
             PeriodicTask.objects.create(
                 name=default.name, task=default.task, description=default.description,
-                crontab=crontab_ensure(default.cron, tenant.timezone),
+                crontab=crontab_ensure(
+                    cron_spread(default.cron, tenant.schema_name, default.spread_minutes)
+                    if default.spread_minutes else default.cron,
+                    tenant.timezone,
+                ),
                 kwargs=dumps(default.kwargs),
             )  # fmt: skip

@@ -39,6 +39,15 @@ def stagger_offset(schema_name: str, window_s: int | None = None) -> int:
     return int.from_bytes(digest[:8], "big") % window
 
 
+def cron_spread(cron: str, schema_name: str, spread_minutes: int) -> str:
+    """`cron` (one minute, one hour) moved later by the tenant's stable offset within
+    [0, spread_minutes): the same tenant always gets the same time, tenants spread evenly."""
+    minute, hour, *rest = cron.split()
+    digest = hashlib.sha256(f"spread:{schema_name}".encode()).digest()
+    start = int(hour) * 60 + int(minute) + int.from_bytes(digest[:8], "big") % spread_minutes
+    return " ".join([str(start % 60), str(start // 60), *rest])
+
+
 def wall_to_instant(wall: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     """The UTC instant a local wall time (naive) stands for, by the two DST rules above."""
     first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)

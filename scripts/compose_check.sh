@@ -20,6 +20,8 @@ WEB=$!
 W1=$!
 .venv/bin/celery -A saas worker -Q long -c 1 -n long@compose --loglevel INFO > "$LOGS"/long.log 2>&1 &
 W2=$!
+.venv/bin/celery -A saas worker -Q backups -c "${BACKUP_CONCURRENCY:-1}" -n backups@compose --loglevel INFO > "$LOGS"/backups.log 2>&1 &
+W3=$!
 .venv/bin/celery -A saas beat --loglevel INFO --pidfile= > "$LOGS"/beat.log 2>&1 &
 BEAT=$!
 sleep 75
@@ -34,6 +36,6 @@ for asset in admin/css/base.css unfold/css/styles.css console/admin.css portal/v
 done
 echo "favicon: $(curl -s -o /dev/null -w '%{http_code}' -H 'Host: localhost' http://127.0.0.1:8077/favicon.ico)"
 echo "beat tail:"; tail -3 "$LOGS"/beat.log
-kill $WEB $W1 $W2 $BEAT; sleep 3; kill -9 $WEB $W1 $W2 $BEAT 2>/dev/null
+kill $WEB $W1 $W2 $W3 $BEAT; sleep 3; kill -9 $WEB $W1 $W2 $W3 $BEAT 2>/dev/null
 psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS saas_compose" 2>/dev/null || true
 [ "$HEALTH" = 200 ] && [ "$STATIC_OK" = 1 ] && grep -q '"last_heartbeat": "20' "$LOGS"/healthz.json

@@ -29,9 +29,13 @@ PROCESSES = {
                      "-n", "short@%h", "--loglevel", "INFO"],
     "worker-long": [PY, "-m", "celery", "-A", "saas", "worker", "-Q", "long", "-c", "1",
                     "-n", "long@%h", "--loglevel", "INFO"],
+    # Backups, verifies and restores: BACKUP_CONCURRENCY at once (default 1).
+    "worker-backups": [PY, "-m", "celery", "-A", "saas", "worker", "-Q", "backups", "-c",
+                       os.environ.get("BACKUP_CONCURRENCY", "1"), "-n", "backups@%h",
+                       "--loglevel", "INFO"],
     "beat": [PY, "-m", "celery", "-A", "saas", "beat", "--loglevel", "INFO", "--pidfile="],
 }  # fmt: skip
-COLOURS = ["\033[36m", "\033[32m", "\033[35m", "\033[33m"]
+COLOURS = ["\033[36m", "\033[32m", "\033[35m", "\033[34m", "\033[33m"]
 
 
 def lock_take() -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shlex
@@ -200,11 +201,11 @@ def test_healthz_is_503_when_postgres_is_down(monkeypatch: pytest.MonkeyPatch) -
 def test_every_compose_command_names_something_that_exists() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"postgres", "redis", "migrate", "web", "worker-short", "worker-long", "beat"} <= set(
-        services
-    )
+    assert {"postgres", "redis", "migrate", "web", "worker-short", "worker-long",
+            "worker-backups", "beat"} <= set(services)  # fmt: skip
     commands = get_commands()
     queues = {q.name for q in celery_app.conf.task_queues}
+    consumed: set[str] = set()
     for name, service in services.items():
         if "build" not in service:
             assert "healthcheck" in service, name
@@ -218,12 +219,29 @@ def test_every_compose_command_names_something_that_exists() -> None:
                 assert (ROOT / words[i + 1] / "celery.py").exists()
             if word == "-Q":
                 assert set(words[i + 1].split(",")) <= queues, name
+                consumed.update(words[i + 1].split(","))
             if word.endswith(":application"):
                 assert (ROOT / (word.split(":")[0].replace(".", "/") + ".py")).exists()
         assert service["environment"]["DATABASE_URL"].startswith("postgres://")
-    for name in ("web", "worker-short", "worker-long"):
+    assert consumed == queues  # every queue a task can be routed to has a worker
+    for name in ("web", "worker-short", "worker-long", "worker-backups"):
         assert "healthcheck" in services[name], name
     assert (ROOT / "Dockerfile").exists()
+
+
+def test_make_up_starts_a_worker_for_every_queue() -> None:
+    spec = importlib.util.spec_from_file_location("stack", ROOT / "scripts" / "stack.py")
+    assert spec is not None and spec.loader is not None
+    stack = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stack)
+    consumed = {
+        queue
+        for command in stack.PROCESSES.values()
+        for flag, value in zip(command, command[1:], strict=False)
+        if flag == "-Q"
+        for queue in value.split(",")
+    }
+    assert consumed == {q.name for q in celery_app.conf.task_queues}
 
 
 # --- dev bootstrap -----------------------------------------------------------------------------

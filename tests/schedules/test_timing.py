@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+import pytest
 from celery import schedules
 
+from schedules.defaults import DefaultSchedule
 from schedules.timing import (
     StaggeredInterval,
     ZonedCrontab,
+    cron_spread,
     runs_after,
     runs_between,
     stagger_offset,
@@ -90,3 +93,19 @@ def test_missed_runs_are_listed_up_to_a_limit() -> None:
     start = dt.datetime(2027, 1, 1, tzinfo=UTC)
     assert len(runs_between(minutely, start, start + dt.timedelta(minutes=10))) == 10
     assert len(runs_between(minutely, start, start + dt.timedelta(days=2), limit=100)) == 100
+
+
+def test_a_spread_cron_is_stable_per_tenant_inside_its_window_and_tenants_differ() -> None:
+    times = {}
+    for i in range(200):
+        spread = cron_spread("0 1 * * 0", f"t{i}", 240)
+        minute, hour, *rest = spread.split()
+        assert rest == ["*", "*", "0"]
+        at = int(hour) * 60 + int(minute)
+        assert 60 <= at < 60 + 240
+        assert cron_spread("0 1 * * 0", f"t{i}", 240) == spread
+        times[i] = at
+    assert len(set(times.values())) > 100  # spread out, not bunched
+    with pytest.raises(ValueError, match="before midnight"):
+        DefaultSchedule(name="late", task="x", cron="0 23 * * *", description="",
+                        spread_minutes=120)  # fmt: skip
