@@ -84,7 +84,7 @@ def retention_keep(
     days: set[Hashable] = {today - dt.timedelta(days=i) for i in range(policy.daily)}
     keep |= _newest_per_period(candidates, lambda d: d, days, tz)
 
-    def week_of(d: dt.date) -> Hashable:
+    def week_of(d: dt.date) -> dt.date:
         return d - dt.timedelta(days=d.weekday())  # the Monday of its ISO week
 
     this_week = week_of(today)
