@@ -156,3 +156,13 @@ class Restore(models.Model):
 
     def __str__(self) -> str:
         return f"restore of {self.backup} into {self.target}"
+
+
+class BackupOverview(Tenant):
+    """The platform's backups overview: one row per tenant (a proxy of Tenant, so the admin
+    lists, sorts and filters it; annotated by backups.selectors.backup_overview_rows)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "backup overview"
+        verbose_name_plural = "backups overview"

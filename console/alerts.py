@@ -7,7 +7,12 @@ Rules (each incident has a key, so "acme is failing" and "globex is failing" are
 - failing: a tenant (or the platform) had ALERT_FAILURES_THRESHOLD or more failed or lost jobs
   in the last ALERT_WINDOW_S;
 - refused: the worker refused messages (no tenant, unknown, mismatched) in that window;
-- queue: a tracked job has been queued longer than ALERT_QUEUE_AGE_S.
+- queue: a tracked job has been queued longer than ALERT_QUEUE_AGE_S;
+- backup-stale: an active tenant has no verified backup taken in the last 48 hours;
+- backup-shrunk: a tenant's newest backup is less than half the size of the one before (an
+  empty or truncated dump is caught the morning after, not at restore time);
+- files: stored files flagged by serving or the scrub (missing, short, checksum mismatch);
+- storage: a tenant uses ALERT_STORAGE_PERCENT or more of its storage quota.
 
 Who evaluates: beat's leader and every worker's heartbeat thread offer to; a Redis lock lets
 one of them do it per interval, so alerts keep coming with beat down (workers check) or with
@@ -27,13 +32,18 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db.models import Count, Min
+from django.db.models import BigIntegerField, Count, F, Min, OuterRef, Subquery, Sum
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from artifacts.models import Artifact
 from backoffice.services import audit_record
+from backups.models import Backup
+from backups.selectors import backup_overview_rows, stale_q
 from beat.leadership import beat_heartbeat
 from console.operations import REFUSALS
 from jobs.models import JobRun
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +112,75 @@ def queue_rule(now: dt.datetime) -> list[Incident]:
                      "the workers running?")]  # fmt: skip
 
 
-RULES = (beat_rule, failing_rule, refused_rule, queue_rule)
+def backup_stale_rule(now: dt.datetime) -> list[Incident]:
+    rows = (
+        backup_overview_rows(now=now).filter(stale_q(now)).values_list("slug", "last_verified_at")
+    )
+    return [
+        Incident(f"backup-stale:{slug}", "backup-stale",
+                 f"{slug} has no verified backup taken in the last 48 hours (newest verified: "
+                 f"{last.isoformat(timespec='minutes') if last else 'none'}).")
+        for slug, last in rows
+    ]  # fmt: skip
+
+
+def backup_shrunk_rule(now: dt.datetime) -> list[Incident]:
+    done = Backup.objects.filter(state=Backup.State.SUCCEEDED, size__isnull=False)
+    newest = (
+        done.order_by("tenant_id", "-started_at")
+        .distinct("tenant_id")
+        .annotate(
+            previous_size=Subquery(
+                done.filter(tenant_id=OuterRef("tenant_id"), started_at__lt=OuterRef("started_at"))
+                .order_by("-started_at")
+                .values("size")[:1]
+            )
+        )
+        .values_list("tenant__slug", "size", "previous_size")
+    )
+    return [
+        Incident(f"backup-shrunk:{slug}", "backup-shrunk",
+                 f"{slug}'s newest backup is {size} bytes, less than half the one before "
+                 f"({previous} bytes): is the tenant's data gone?")
+        for slug, size, previous in newest
+        if previous and size is not None and size * 2 < previous
+    ]  # fmt: skip
+
+
+def files_rule(now: dt.datetime) -> list[Incident]:
+    flagged = Artifact.objects.filter(deleted_at__isnull=True).exclude(problem="").count()
+    if not flagged:
+        return []
+    return [Incident("files", "files", f"{flagged} stored file(s) are missing or damaged "
+                     "(flagged by a download or the scrub).")]  # fmt: skip
+
+
+def storage_rule(now: dt.datetime) -> list[Incident]:
+    default_mb = settings.ARTIFACTS_QUOTA_MB
+    rows = (
+        Tenant.objects.annotate(
+            used=Subquery(
+                Artifact.objects.filter(tenant=OuterRef("pk"), deleted_at__isnull=True)
+                .values("tenant")
+                .annotate(n=Sum("size"))
+                .values("n")
+            ),
+            # bigint: megabytes times 2**20 passes int4's range at 2 GB
+            quota=Cast(Coalesce("storage_quota_mb", default_mb), BigIntegerField()) * 1024 * 1024,
+        )
+        .filter(used__gte=F("quota") * settings.ALERT_STORAGE_PERCENT / 100)
+        .values_list("slug", "used", "quota")
+    )
+    return [
+        Incident(f"storage:{slug}", "storage",
+                 f"{slug} uses {used * 100 // quota}% of its storage quota: its next backup, "
+                 "report or export may fail.")
+        for slug, used, quota in rows
+    ]  # fmt: skip
+
+
+RULES = (beat_rule, failing_rule, refused_rule, queue_rule, backup_stale_rule,
+         backup_shrunk_rule, files_rule, storage_rule)  # fmt: skip
 
 
 # --- incidents and messages -----------------------------------------------------------------

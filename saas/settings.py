@@ -373,6 +373,8 @@ ALERT_WINDOW_S = env_int("ALERT_WINDOW_S", 900, minimum=60)
 ALERT_FAILURES_THRESHOLD = env_int("ALERT_FAILURES_THRESHOLD", 5, minimum=1)
 ALERT_QUEUE_AGE_S = env_int("ALERT_QUEUE_AGE_S", 600, minimum=10)
 ALERT_REPEAT_S = env_int("ALERT_REPEAT_S", 900, minimum=0)
+# A tenant using this share of its storage quota or more is an incident (console.alerts).
+ALERT_STORAGE_PERCENT = env_int("ALERT_STORAGE_PERCENT", 90, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "jobruns-reap": {"task": "backoffice.tasks.jobruns_reap_task", "schedule": 60.0},
     "jobruns-prune": {"task": "backoffice.tasks.jobruns_prune_task", "schedule": 3600.0},

@@ -16,10 +16,14 @@ import redis
 from django.core import mail
 from django.utils import timezone
 
+from artifacts.models import Artifact
 from backoffice.models import AuditEntry
+from backups.models import Backup
 from console.alerts import OPEN_KEY, SENT_KEY, alerts_check
 from jobs.models import JobRun
 from saas.health import BEAT_HEARTBEAT_KEY
+from tenants.models import Tenant
+from tests.helpers import artifact_make
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +124,60 @@ def test_the_webhook_gets_the_incident_as_json(alerting: redis.Redis, settings: 
         server.shutdown()
     assert received == [{"state": "open", "rule": "failing", "key": "failing:acme",
                          "summary": "3 jobs of acme failed in the last 15 minutes."}]  # fmt: skip
+
+
+def _backup(tenant: Any, size: int, *, hours_ago: float, verified: bool = False) -> Backup:
+    return Backup.objects.create(
+        tenant=tenant, kind="scheduled", state="succeeded", schema_name=tenant.schema_name,
+        size=size, started_at=timezone.now() - datetime.timedelta(hours=hours_ago),
+        verification="passed" if verified else "unverified",
+    )  # fmt: skip
+
+
+def test_a_tenant_without_a_verified_backup_in_48_hours_is_an_alert_until_it_has_one(
+    alerting: redis.Redis, acme: Any, globex: Any
+) -> None:
+    Tenant.objects.filter(pk__in=[acme.pk, globex.pk]).update(
+        created_at=timezone.now() - datetime.timedelta(days=5)
+    )
+    _backup(acme, 1000, hours_ago=50, verified=True)  # verified, but too old
+    _backup(acme, 1000, hours_ago=2)  # recent, not verified yet
+    _backup(globex, 1000, hours_ago=20, verified=True)
+    alerts_check(client=alerting)
+    assert _subjects() == [
+        "[alert] acme has no verified backup taken in the last 48 hours (newest verified: "
+        f"{(timezone.now() - datetime.timedelta(hours=50)).isoformat(timespec='minutes')})."
+    ]
+    Backup.objects.filter(tenant=acme, verification="unverified").update(verification="passed")
+    alerts_check(client=alerting)
+    assert _subjects()[1].startswith("[resolved] acme has no verified backup")
+
+
+def test_a_backup_less_than_half_the_one_before_is_an_alert(
+    alerting: redis.Redis, acme: Any, globex: Any
+) -> None:
+    _backup(acme, 10_000, hours_ago=30)
+    _backup(acme, 4_000, hours_ago=5)  # the newest: less than half
+    _backup(globex, 10_000, hours_ago=30)
+    _backup(globex, 6_000, hours_ago=5)  # smaller, not by half
+    alerts_check(client=alerting)
+    assert _subjects() == [
+        "[alert] acme's newest backup is 4000 bytes, less than half the one before (10000 "
+        "bytes): is the tenant's data gone?"
+    ]
+
+
+def test_damaged_files_and_a_tenant_near_its_quota_are_alerts(
+    alerting: redis.Redis, acme: Any, globex: Any, artifacts_root: Any, settings: Any
+) -> None:
+    settings.ALERT_STORAGE_PERCENT = 50
+    Tenant.objects.filter(pk=acme.pk).update(storage_quota_mb=1)
+    artifact_make(acme, b"x" * 600_000)  # 57% of 1 MB
+    artifact_make(globex, b"x" * 600_000)  # of the 5 GB default: fine
+    damaged = artifact_make(globex, b"short")
+    Artifact.objects.filter(pk=damaged.pk).update(problem="file is shorter than recorded")
+    alerts_check(client=alerting)
+    assert sorted(_subjects()) == [
+        "[alert] 1 stored file(s) are missing or damaged (flagged by a download or the scrub).",
+        "[alert] acme uses 57% of its storage quota: its next backup, report or export may fail.",
+    ]
