@@ -10,7 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
-from unfold.admin import ModelAdmin
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.forms import PaginationInlineFormSet
 
 from backoffice.models import AuditEntry
 from backoffice.services import audit_record_request
@@ -80,4 +81,33 @@ class ReadOnlyAdminMixin:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyTabFormSet(PaginationInlineFormSet):
+    @classmethod
+    def get_default_prefix(cls) -> str:
+        # Their foreign keys have no reverse accessor (related_name="+"): Django's default
+        # prefix would be empty, numbered "-1", "-2" by the page.
+        assert cls.model is not None
+        return str(cls.model._meta.model_name)
+
+
+class ReadOnlyTab(TabularInline):
+    """A read-only list on a tab of the tenant's page."""
+
+    formset = ReadOnlyTabFormSet
+
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    tab = True
+    per_page = 20
+    hide_title = True  # the row's own columns say what it is
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

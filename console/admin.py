@@ -21,15 +21,15 @@ from django.utils.html import format_html
 from django_tenants.utils import schema_context
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
-from unfold.forms import PaginationInlineFormSet
 from unfold.widgets import INPUT_CLASSES
 
 from artifacts.models import Artifact
 from artifacts.services import tenant_quota_bytes, tenant_storage_used
-from backoffice.admin_base import AuditedAdminMixin
+from backoffice.admin_base import AuditedAdminMixin, ReadOnlyTab, ReadOnlyTabFormSet
 from backoffice.services import audit_record_request
 from backoffice.sites import staff_site
 from backoffice.times import time_html
+from backups.admin import BackupInline, BackupPolicyInline
 from beat.models import ScheduleSummary
 from console.tasks import tenant_defaults_apply_task, tenant_tables_count_task
 from console.tenant_scope import tenant_admin_url
@@ -102,36 +102,7 @@ def tenant_sessions_active(tenant: Tenant) -> int:
         return int(session_counts(max_age=None)["active"])
 
 
-class _ReadOnlyTabFormSet(PaginationInlineFormSet):
-    @classmethod
-    def get_default_prefix(cls) -> str:
-        # Their foreign keys have no reverse accessor (related_name="+"): Django's default
-        # prefix would be empty, numbered "-1", "-2" by the page.
-        assert cls.model is not None
-        return str(cls.model._meta.model_name)
-
-
-class _ReadOnlyTab(TabularInline):
-    """A read-only list on a tab of the tenant's page."""
-
-    formset = _ReadOnlyTabFormSet
-
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
-    tab = True
-    per_page = 20
-    hide_title = True  # the row's own columns say what it is
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ScheduleSummaryInline(_ReadOnlyTab):
+class ScheduleSummaryInline(ReadOnlyTab):
     model = ScheduleSummary
     fk_name = "tenant"
     verbose_name_plural = "Schedules"
@@ -145,7 +116,7 @@ class ScheduleSummaryInline(_ReadOnlyTab):
         return time_html(obj.next_run_at, zone=obj.tenant.timezone)
 
 
-class JobRunInline(_ReadOnlyTab):
+class JobRunInline(ReadOnlyTab):
     model = JobRun
     fk_name = "tenant"
     verbose_name_plural = "Jobs"
@@ -161,7 +132,7 @@ class JobRunInline(_ReadOnlyTab):
         return super().get_queryset(request).select_related("tenant")
 
 
-class ArtifactInline(_ReadOnlyTab):
+class ArtifactInline(ReadOnlyTab):
     model = Artifact
     fk_name = "tenant"
     verbose_name_plural = "Files"
@@ -195,7 +166,7 @@ class ArtifactInline(_ReadOnlyTab):
         return super().get_queryset(request).select_related("tenant")
 
 
-class _ReportsFormSet(_ReadOnlyTabFormSet):
+class _ReportsFormSet(ReadOnlyTabFormSet):
     @classmethod
     def get_default_prefix(cls) -> str:
         return "reports"  # the Files tab lists the same model under "artifact"
@@ -293,7 +264,7 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
         if obj is None:
             return []
         return [MembershipInline, DomainInline, ScheduleSummaryInline, JobRunInline,
-                ReportInline, ArtifactInline]  # fmt: skip
+                ReportInline, BackupInline, BackupPolicyInline, ArtifactInline]  # fmt: skip
 
     def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
         # Tenants are archived, not deleted: deletion needs a safety backup first (backups issue).

@@ -21,6 +21,7 @@ from django.utils import timezone
 from artifacts.models import Artifact
 from backoffice.models import AuditEntry
 from backoffice.sites import staff_site
+from backups.selectors import backup_figures
 from beat.leadership import beat_heartbeat, beat_leader
 from beat.models import ScheduleSummary
 from console.alerts import alerts_open
@@ -184,6 +185,18 @@ def storage_summary(top: int = 5) -> dict[str, Any]:
     }
 
 
+def backup_summary(now: datetime) -> dict[str, Any]:
+    figures = backup_figures(now=now)
+    return {
+        **figures.__dict__,
+        "stale_href": _changelist("backups_backupoverview", verified="stale"),
+        "failed_href": _changelist(
+            "backups_backup", state__exact="failed",
+            started_at__gte=(now - timedelta(hours=24)).isoformat(timespec="seconds"),
+        ),
+    }  # fmt: skip
+
+
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     now = timezone.now()
     since = now - timedelta(hours=24)
@@ -208,6 +221,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "recent_audit": recent_activity(8),
         "alerts": alerts_open(),
         "storage": storage_summary(),
+        "backups": backup_summary(now),
     }
 
 

@@ -14,6 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from backups.models import Backup
 from beat.models import ScheduleSummary
 from console.dashboard import jobs_by_hour_chart
 from console.queue_history import HISTORY_KEY, queue_depths_history, queue_depths_sample
@@ -130,3 +131,25 @@ def test_the_beat_card_says_stale_by_the_same_rule_as_healthz(operator_client: C
         assert ">STALE<" in html and f"heartbeat {settings.HEALTH_BEAT_STALE_S + 5} s ago" in html
     finally:
         client.delete(BEAT_HEARTBEAT_KEY)
+
+
+def test_the_backups_card_flags_tenants_without_a_verified_backup_and_links_to_them(
+    operator_client: Client,
+) -> None:
+    tenants_add(3)  # t-3, t-4 and t-5 (after public, acme and globex)
+    old = timezone.now() - timedelta(days=3)
+    Tenant.objects.filter(slug__in=["t-3", "t-4", "t-5"]).update(created_at=old)
+    verified = Tenant.objects.get(slug="t-3")
+    Backup.objects.create(tenant=verified, kind="scheduled", state="succeeded",
+                          schema_name=verified.schema_name, verification="passed", size=10,
+                          started_at=timezone.now() - timedelta(hours=3))  # fmt: skip
+    Backup.objects.create(tenant=verified, kind="manual", state="failed",
+                          schema_name=verified.schema_name)  # fmt: skip
+    html = operator_client.get("/admin/").content.decode()
+    assert "2 active tenants without a verified backup in 48 hours" in html
+    assert "1 failed in the last 24 hours" in html
+    overview = operator_client.get("/admin/backups/backupoverview/", {"verified": "stale"})
+    assert overview.status_code == 200
+    assert {t.slug for t in overview.context["cl"].result_list} == {"t-4", "t-5"}
+    failed = operator_client.get("/admin/backups/backup/", {"state__exact": "failed"})
+    assert [b.tenant.slug for b in failed.context["cl"].result_list] == ["t-3"]

@@ -1,0 +1,279 @@
+"""Backups in the platform admin: every backup (list, page with its manifest, download, legal
+hold, verify, restore, restore as new), the per-tenant overview (last backup, last verified one,
+failures, bytes kept; tenants without a verified backup in 48 hours flagged), and the tenant
+page's Backups and Retention tabs (console.admin adds them to the tenant page)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from unfold.admin import ModelAdmin, StackedInline
+
+from artifacts.access import Action, artifact_allows, role_of_staff
+from backoffice.admin_base import AuditedAdminMixin, ReadOnlyAdminMixin, ReadOnlyTab
+from backoffice.sites import staff_site
+from backoffice.times import time_html
+from backups.models import Backup, BackupOverview, BackupPolicy
+from backups.selectors import backup_overview_rows, stale_q
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def verification_html(obj: Backup) -> str:
+    if obj.verification == Backup.Verification.PASSED:
+        return format_html("✓ verified {}", time_html(obj.verified_at))
+    if obj.verification == Backup.Verification.FAILED:
+        return format_html('<span class="text-red-600 font-semibold">✗ {}</span>',
+                           obj.verify_error[:120] or "verification failed")  # fmt: skip
+    return "not yet"
+
+
+def state_html(obj: Backup) -> str:
+    if obj.state == Backup.State.FAILED:
+        return format_html('<span class="text-red-600 font-semibold">failed: {}</span>',
+                           obj.error[:120])  # fmt: skip
+    if obj.artifact is not None and obj.artifact.is_deleted:
+        return f"deleted ({obj.artifact.deleted_reason})"
+    if obj.artifact is not None and obj.artifact.legal_hold:
+        return "stored, on legal hold"
+    return str(obj.get_state_display()).lower()
+
+
+def download_html(request: HttpRequest, obj: Backup) -> str:
+    artifact = obj.artifact
+    if artifact is None or artifact.is_deleted:
+        return "—"
+    if not artifact_allows(role_of_staff(request.user), Action.DOWNLOAD, artifact):
+        return "owners and Operators only"
+    url = reverse("admin:artifacts_artifact_download", args=[artifact.pk])
+    return format_html('<a class="underline" href="{}" download>Download</a>', url)
+
+
+class VerificationFilter(admin.SimpleListFilter):
+    title = "verification"
+    parameter_name = "verification"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(Backup.Verification.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Backup]) -> QuerySet[Backup]:
+        value = self.value()
+        return queryset.filter(verification=value) if value else queryset
+
+
+@admin.register(Backup, site=staff_site)
+class BackupAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ["started", "tenant", "kind", "state_words", "size_words", "duration",
+                    "verification_words", "encryption", "method"]  # fmt: skip
+    list_filter = ["state", "kind", VerificationFilter, "encrypted", "method", "tenant"]
+    list_select_related = ["tenant", "artifact", "requested_by"]
+    search_fields = ["tenant__slug", "tenant__name", "job_task_id", "schema_name"]
+    date_hierarchy = "started_at"
+    fields = ["tenant", "kind", "state_words", "started", "finished", "duration", "size_words",
+              "method", "encryption", "schema_name", "verification_words", "verify_time",
+              "requested_by", "job_link", "download_link", "manifest_pretty"]  # fmt: skip
+    readonly_fields = fields
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("backups.change_backup")
+
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        self._request = request  # the download cell depends on the role
+        return [*self.list_display, "download_link"]
+
+    @admin.display(description="Taken", ordering="started_at")
+    def started(self, obj: Backup) -> str:
+        return time_html(obj.started_at, zone=obj.tenant.timezone)
+
+    @admin.display(description="Finished")
+    def finished(self, obj: Backup) -> str:
+        return time_html(obj.finished_at, zone=obj.tenant.timezone) if obj.finished_at else "—"
+
+    @admin.display(description="State")
+    def state_words(self, obj: Backup) -> str:
+        return state_html(obj)
+
+    @admin.display(description="Size", ordering="size")
+    def size_words(self, obj: Backup) -> str:
+        return str(filesizeformat(obj.size)) if obj.size is not None else "—"
+
+    @admin.display(description="Duration", ordering="duration_s")
+    def duration(self, obj: Backup) -> str:
+        return _seconds(obj.duration_s)
+
+    @admin.display(description="Verified", ordering="verified_at")
+    def verification_words(self, obj: Backup) -> str:
+        return verification_html(obj)
+
+    @admin.display(description="Time to restore (verify)")
+    def verify_time(self, obj: Backup) -> str:
+        return _seconds(obj.verify_duration_s)
+
+    @admin.display(description="Encryption", ordering="encrypted")
+    def encryption(self, obj: Backup) -> str:
+        return "age (tenant key)" if obj.encrypted else "none"
+
+    @admin.display(description="Job")
+    def job_link(self, obj: Backup) -> str:
+        if not obj.job_task_id:
+            return "—"
+        url = reverse("admin:jobs_jobrun_changelist") + f"?q={obj.job_task_id}"
+        return format_html('<a class="underline" href="{}">{}</a>', url, obj.job_task_id)
+
+    @admin.display(description="Download")
+    def download_link(self, obj: Backup) -> str:
+        request = getattr(self, "_request", None)
+        return download_html(request, obj) if request is not None else "—"
+
+    @admin.display(description="Manifest")
+    def manifest_pretty(self, obj: Backup) -> str:
+        if not obj.manifest:
+            return "—"
+        return format_html(
+            '<pre class="whitespace-pre-wrap text-xs">{}</pre>', json.dumps(obj.manifest, indent=2)
+        )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        self._request = request
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class StaleFilter(admin.SimpleListFilter):
+    title = "verified backup"
+    parameter_name = "verified"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("stale", "None in the last 48 hours"), ("ok", "Within 48 hours")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        stale = stale_q(timezone.now())
+        match self.value():
+            case "stale":
+                return queryset.filter(stale)
+            case "ok":
+                return queryset.exclude(stale)
+        return queryset
+
+
+@admin.register(BackupOverview, site=staff_site)
+class BackupOverviewAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """One row per tenant: is it backed up, and is that backup known to restore?"""
+
+    list_display = ["tenant_link", "status", "last_backup", "last_verified", "failures_7d",
+                    "kept", "backups_link"]  # fmt: skip
+    list_filter = [StaleFilter, "status"]
+    search_fields = ["name", "slug"]
+    ordering = ["name"]
+    list_display_links = None
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BackupOverview]:
+        return backup_overview_rows(super().get_queryset(request))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("backups.view_backup")
+
+    @admin.display(description="Tenant", ordering="name")
+    def tenant_link(self, obj: BackupOverview) -> str:
+        url = reverse("admin:tenants_tenant_change", args=[obj.pk]) + "#backups"
+        return format_html('<a class="underline" href="{}">{}</a>', url, obj.name)
+
+    @admin.display(description="Last backup", ordering="last_backup_at")
+    def last_backup(self, obj: Any) -> str:
+        return time_html(obj.last_backup_at, zone=obj.timezone) if obj.last_backup_at else "never"
+
+    @admin.display(description="Last verified backup", ordering="last_verified_at")
+    def last_verified(self, obj: Any) -> str:
+        at = obj.last_verified_at
+        stale = timezone.now() - (at or obj.created_at) > dt.timedelta(hours=48)
+        text = time_html(at, zone=obj.timezone) if at else "never"
+        if stale and obj.status == BackupOverview.Status.ACTIVE:
+            return format_html('<span class="text-red-600 font-semibold">⚠ {}</span>', text)
+        return text
+
+    @admin.display(description="Failures (7 days)", ordering="failures")
+    def failures_7d(self, obj: Any) -> str:
+        if not obj.failures:
+            return "0"
+        url = (
+            reverse("admin:backups_backup_changelist")
+            + f"?tenant__id__exact={obj.pk}&state__exact=failed"
+        )
+        return format_html('<a class="underline text-red-600" href="{}">{}</a>', url, obj.failures)
+
+    @admin.display(description="Kept", ordering="backup_bytes")
+    def kept(self, obj: Any) -> str:
+        return str(filesizeformat(obj.backup_bytes))
+
+    @admin.display(description="Backups")
+    def backups_link(self, obj: Any) -> str:
+        url = reverse("admin:backups_backup_changelist") + f"?tenant__id__exact={obj.pk}"
+        return format_html('<a class="underline" href="{}">All backups</a>', url)
+
+
+# --- the tenant page's tabs (console.admin.TenantAdmin lists them) ---------------------------
+class BackupInline(ReadOnlyTab):
+    """The tenant's backups, newest first, each linking to its page (actions are there)."""
+
+    model = Backup
+    fk_name = "tenant"
+    per_page = 10
+    verbose_name_plural = "Backups"
+    fields = ["taken", "kind", "state_words", "size_words", "duration", "verification_words",
+              "encryption"]  # fmt: skip
+    readonly_fields = fields
+    ordering = ["-started_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Backup]:
+        return super().get_queryset(request).select_related("tenant", "artifact")
+
+    @admin.display(description="Taken (tenant's zone)")
+    def taken(self, obj: Backup) -> str:
+        return time_html(obj.started_at, zone=obj.tenant.timezone)
+
+    @admin.display(description="State")
+    def state_words(self, obj: Backup) -> str:
+        return state_html(obj)
+
+    @admin.display(description="Size")
+    def size_words(self, obj: Backup) -> str:
+        return str(filesizeformat(obj.size)) if obj.size is not None else "—"
+
+    @admin.display(description="Duration")
+    def duration(self, obj: Backup) -> str:
+        return _seconds(obj.duration_s)
+
+    @admin.display(description="Verified")
+    def verification_words(self, obj: Backup) -> str:
+        return verification_html(obj)
+
+    @admin.display(description="Encryption")
+    def encryption(self, obj: Backup) -> str:
+        return "age" if obj.encrypted else "none"
+
+
+class BackupPolicyInline(StackedInline):
+    """The tenant's retention (grandfather-father-son); the defaults until staff change them."""
+
+    model = BackupPolicy
+    tab = True
+    extra = 1
+    max_num = 1
+    can_delete = False
+    verbose_name = "retention policy"
+    verbose_name_plural = "Backup retention"
+    fields = ["keep_daily", "keep_weekly", "keep_monthly"]
