@@ -22,7 +22,7 @@ from artifacts.access import Action, artifact_allows, role_of_staff
 from backoffice.admin_base import AuditedAdminMixin, ReadOnlyAdminMixin, ReadOnlyTab
 from backoffice.sites import staff_site
 from backoffice.times import time_html
-from backups.models import Backup, BackupOverview, BackupPolicy
+from backups.models import Backup, BackupOverview, BackupPolicy, Restore
 from backups.selectors import backup_overview_rows, stale_q
 
 
@@ -151,6 +151,56 @@ class BackupAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     ) -> Any:
         self._request = request
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(Restore, site=staff_site)
+class RestoreAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ["started", "target", "what", "state_words", "duration", "safety",
+                    "requested_by"]  # fmt: skip
+    list_filter = ["state", "as_new", "target"]
+    list_select_related = ["target", "backup", "backup__tenant", "safety_backup", "requested_by"]
+    search_fields = ["target__slug", "backup__tenant__slug", "job_task_id"]
+    fields = ["target", "what", "backup_link", "state_words", "started", "duration", "safety",
+              "migrated", "requested_by", "job_task_id"]  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description="Started", ordering="started_at")
+    def started(self, obj: Restore) -> str:
+        return time_html(obj.started_at, zone=obj.target.timezone)
+
+    @admin.display(description="What")
+    def what(self, obj: Restore) -> str:
+        taken = obj.backup.started_at.strftime("%Y-%m-%d %H:%M")
+        if obj.as_new:
+            return f"new tenant from {obj.backup.tenant.slug}'s backup of {taken}"
+        return f"backup of {taken}"
+
+    @admin.display(description="Backup")
+    def backup_link(self, obj: Restore) -> str:
+        url = reverse("admin:backups_backup_change", args=[obj.backup_id])
+        return format_html('<a class="underline" href="{}">{}</a>', url, obj.backup)
+
+    @admin.display(description="State")
+    def state_words(self, obj: Restore) -> str:
+        if obj.state == Restore.State.FAILED:
+            return format_html('<span class="text-red-600 font-semibold">failed: {}</span>',
+                               obj.error[:160])  # fmt: skip
+        return str(obj.get_state_display()).lower()
+
+    @admin.display(description="Restore time", ordering="duration_s")
+    def duration(self, obj: Restore) -> str:
+        return _seconds(obj.duration_s)
+
+    @admin.display(description="Safety backup")
+    def safety(self, obj: Restore) -> str:
+        if obj.safety_backup_id is None:
+            return "—"
+        url = reverse("admin:backups_backup_change", args=[obj.safety_backup_id])
+        return format_html('<a class="underline" href="{}">taken first</a>', url)
+
+    @admin.display(description="Migrated forward")
+    def migrated(self, obj: Restore) -> str:
+        return ", ".join(obj.migrated_forward) or "nothing (same migration state)"
 
 
 class StaleFilter(admin.SimpleListFilter):

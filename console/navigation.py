@@ -68,6 +68,29 @@ def platform_sidebar(request: HttpRequest) -> list[dict[str, Any]]:
             ],
         },
         {
+            "title": "Backups",
+            "items": [
+                _item(
+                    "Backups overview",
+                    "health_and_safety",
+                    "admin:backups_backupoverview_changelist",
+                    ("backups", "backup"),
+                ),
+                _item(
+                    "All backups",
+                    "backup",
+                    "admin:backups_backup_changelist",
+                    ("backups", "backup"),
+                ),
+                _item(
+                    "Restores",
+                    "settings_backup_restore",
+                    "admin:backups_restore_changelist",
+                    ("backups", "restore"),
+                ),
+            ],
+        },
+        {
             "title": "Files and downloads",
             "items": [
                 _item(
