@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import User
 from jobs.api import task_enqueue
 from reports.data import Period, ReportKind
 from reports.tasks import report_generate_task
+from saas.ratelimit import budget_admit
 from tenants.models import Tenant
 
 MAX_DAYS = 366
@@ -73,14 +73,7 @@ def report_enqueue(
 
 def report_request_admit(*, tenant: Tenant) -> bool:
     """Count one portal request against the tenant's budget (REPORT_REQUESTS_PER_HOUR, one
-    hour from the first); False once it is spent. An atomic INCR in the shared cache, so
-    parallel requests cannot slip past the limit."""
-    key = f"report-requests:{tenant.pk}"
-    if cache.add(key, 1, timeout=3600):
-        return True
-    try:
-        count = int(cache.incr(key))
-    except ValueError:  # expired meanwhile
-        cache.add(key, 1, timeout=3600)
-        return True
-    return count <= settings.REPORT_REQUESTS_PER_HOUR
+    hour from the first); False once it is spent."""
+    return budget_admit(
+        f"report-requests:{tenant.pk}", limit=settings.REPORT_REQUESTS_PER_HOUR, window_s=3600
+    )
