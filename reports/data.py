@@ -104,7 +104,7 @@ class ScheduleLine:
 
 @dataclass(frozen=True)
 class BackupLine:
-    """Filled by the backups issue (reports.selectors.report_backups_select)."""
+    """One backup of the period (reports.selectors.report_backups_select)."""
 
     at: dt.datetime
     size_bytes: int

@@ -21,6 +21,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from artifacts.models import Artifact, DownloadEvent, ShareLink
+from backups.models import Backup
 from beat.models import ScheduleSummary
 from jobs.models import JobRun
 from reports.data import (
@@ -142,8 +143,17 @@ def report_schedules_select(tenant: Tenant) -> list[ScheduleLine]:
 
 
 def report_backups_select(tenant: Tenant, period: Period) -> list[BackupLine]:
-    """Seam for the backups issue: the tenant's backups in the period, oldest first."""
-    return []
+    """The tenant's backups made in the period (succeeded ones: a size to chart), oldest
+    first; failures are in the failures section with their job."""
+    start, end = period_bounds(tenant, period)
+    rows = Backup.objects.filter(
+        tenant=tenant, state=Backup.State.SUCCEEDED, started_at__gte=start, started_at__lt=end
+    ).order_by("started_at", "id")[:LIST_LIMIT]
+    return [
+        BackupLine(at=b.started_at, size_bytes=b.size or 0, verified=b.is_verified,
+                   name=f"{b.get_kind_display()}{', encrypted' if b.encrypted else ''}")
+        for b in rows
+    ]  # fmt: skip
 
 
 # At most this many lines of each list in a report (the download audit keeps every row).

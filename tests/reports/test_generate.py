@@ -13,6 +13,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import User
 from artifacts.models import Artifact
+from backups.models import Backup
 from reports.data import Period, ReportKind
 from reports.delivery import report_recipients_set
 from reports.selectors import report_access_select, report_activity_select
@@ -45,6 +46,27 @@ def test_activity_counts_the_tenants_jobs_failures_and_sign_ins(acme: Tenant, al
     assert [d.total for d in week.jobs_by_day] == [7, 0, 2, 0, 0, 0, 0]
     assert week.failures_total == 2 and week.failures[0].error_message == "no space"
     assert week.meta.zone == "Europe/Paris" and week.meta.brand_color == "#1f4e79"
+
+
+def test_activity_lists_the_periods_backups_of_this_tenant_oldest_first(
+    acme: Tenant, globex: Tenant
+) -> None:
+    def backup(tenant: Tenant, at: dt.datetime, size: int, **fields: object) -> None:
+        Backup.objects.create(tenant=tenant, kind="scheduled", schema_name=tenant.schema_name,
+                              started_at=at, size=size, **fields)  # fmt: skip
+
+    backup(acme, MONDAY + dt.timedelta(days=1), 2_000_000, state="succeeded",
+           verification="passed")  # fmt: skip
+    backup(acme, MONDAY, 1_000_000, state="succeeded", encrypted=True)
+    backup(acme, MONDAY + dt.timedelta(days=2), 0, state="failed")  # no size: not charted
+    backup(acme, MONDAY - dt.timedelta(hours=10), 5, state="succeeded")  # the Sunday before
+    backup(globex, MONDAY, 9_999_999, state="succeeded")
+    with tenant_context(acme):
+        week = report_activity_select(acme, PERIOD)
+    assert [(b.at, b.size_bytes, b.verified, b.name) for b in week.backups] == [
+        (MONDAY, 1_000_000, False, "Scheduled, encrypted"),
+        (MONDAY + dt.timedelta(days=1), 2_000_000, True, "Scheduled"),
+    ]
 
 
 def test_access_lists_members_with_role_last_sign_in_and_live_sessions(
