@@ -7,23 +7,38 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zoneinfo
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline
+from unfold.decorators import action
+from unfold.widgets import INPUT_CLASSES
 
-from artifacts.access import Action, artifact_allows, role_of_staff
+from artifacts.access import Action, artifact_allows, role_of_staff, tenant_allows
+from artifacts.models import Artifact
 from backoffice.admin_base import AuditedAdminMixin, ReadOnlyAdminMixin, ReadOnlyTab
+from backoffice.services import audit_record_request
 from backoffice.sites import staff_site
 from backoffice.times import time_html
+from backups.forms import RestoreAsNewForm
 from backups.models import Backup, BackupOverview, BackupPolicy, Restore
 from backups.selectors import backup_overview_rows, stale_q
+from backups.tasks import (
+    backup_restore_as_new_task,
+    backup_restore_task,
+    backup_verify_task,
+)
+from jobs.admin import jobs_started_response
+from jobs.api import task_enqueue
 
 
 def _seconds(value: float | None) -> str:
@@ -151,6 +166,162 @@ class BackupAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     ) -> Any:
         self._request = request
         return super().change_view(request, object_id, form_url, extra_context)
+
+    # --- actions (Operators: the rule table's MANAGE) ------------------------------------------
+    actions = ["verify_selected", "legal_hold_set", "legal_hold_clear"]
+    actions_detail = ["verify_one", "restore_one", "restore_as_new_one", "hold_toggle_one"]
+
+    def _manages(self, request: HttpRequest) -> bool:
+        return tenant_allows(role_of_staff(request.user), Action.MANAGE)
+
+    def has_manage_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._manages(request)
+
+    def _backup(self, request: HttpRequest, object_id: str) -> Backup:
+        if not self._manages(request):
+            raise PermissionDenied
+        backup = self.get_object(request, object_id)
+        if backup is None:
+            raise Http404
+        return backup
+
+    def _page(self, backup: Backup) -> str:
+        return reverse("admin:backups_backup_change", args=[backup.pk])
+
+    def _restorable(self, request: HttpRequest, backup: Backup) -> bool:
+        if (
+            backup.state == Backup.State.SUCCEEDED
+            and backup.artifact is not None
+            and not (backup.artifact.is_deleted)
+        ):
+            return True
+        self.message_user(request, "Only a stored, succeeded backup can be verified or "
+                          "restored.", messages.ERROR)  # fmt: skip
+        return False
+
+    def _verify(self, request: HttpRequest, backups: list[Backup]) -> list[str]:
+        task_ids = []
+        for backup in backups:
+            if not self._restorable(request, backup):
+                continue
+            task_id = task_enqueue(backup_verify_task, tenant=backup.tenant,
+                                   kwargs={"backup_id": backup.pk})  # fmt: skip
+            audit_record_request(request, action="backup.verify", tenant=backup.tenant,
+                                 obj=backup, detail={"task_id": task_id})  # fmt: skip
+            task_ids.append(task_id)
+        return task_ids
+
+    @admin.action(description="Verify (restore into a scratch schema and compare)",
+                  permissions=["manage"])  # fmt: skip
+    def verify_selected(self, request: HttpRequest, queryset: QuerySet[Backup]) -> Any:
+        return jobs_started_response(self, request, self._verify(request, list(queryset)))
+
+    @action(description="Verify", url_path="verify", icon="fact_check", permissions=["manage"],
+            attrs={"data-method": "post"})  # fmt: skip
+    def verify_one(self, request: HttpRequest, object_id: str) -> Any:
+        backup = self._backup(request, object_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(self._page(backup))
+        started = self._verify(request, [backup])
+        return jobs_started_response(self, request, started) or HttpResponseRedirect(
+            self._page(backup)
+        )
+
+    @action(description="Restore…", url_path="restore", icon="settings_backup_restore",
+            permissions=["manage"])  # fmt: skip
+    def restore_one(self, request: HttpRequest, object_id: str) -> Any:
+        backup = self._backup(request, object_id)
+        tenant = backup.tenant
+        if not self._restorable(request, backup):
+            return HttpResponseRedirect(self._page(backup))
+        error = ""
+        if request.method == "POST" and request.POST.get("confirmed") == "yes":
+            if request.POST.get("confirm_slug", "").strip() != tenant.slug:
+                error = "Type the tenant's slug exactly to restore it."
+            else:
+                task_id = task_enqueue(backup_restore_task, tenant=tenant,
+                                       kwargs={"backup_id": backup.pk,
+                                               "requested_by_id": request.user.pk})  # fmt: skip
+                audit_record_request(request, action="backup.restore", tenant=tenant,
+                                     obj=backup, detail={"task_id": task_id})  # fmt: skip
+                return jobs_started_response(self, request, [task_id])
+        taken = backup.started_at.astimezone(zoneinfo.ZoneInfo(tenant.timezone))
+        return self._step_page(request, backup, title=f"Restore {tenant.name} to {taken:%Y-%m-%d %H:%M}?",
+            explanation=[
+                f"A safety backup of {tenant.slug} as it is now is taken first. Then the tenant "
+                "is put in maintenance: its portal shows a maintenance page, its jobs wait and "
+                "its schedules pause.",
+                "The backup is loaded beside the live data and swapped in by renaming, in one "
+                "transaction: if anything fails, the tenant stays exactly as it was. An older "
+                "backup is migrated forward to the current code after loading.",
+                "Everything made after this backup is lost (the safety backup keeps it), and "
+                "every member is signed out.",
+            ],
+            submit="Restore", type_slug=tenant.slug, danger=True, error=error,
+        )  # fmt: skip
+
+    @action(description="Restore as a new tenant…", url_path="restore-as-new",
+            icon="content_copy", permissions=["manage"])  # fmt: skip
+    def restore_as_new_one(self, request: HttpRequest, object_id: str) -> Any:
+        backup = self._backup(request, object_id)
+        if not self._restorable(request, backup):
+            return HttpResponseRedirect(self._page(backup))
+        form = RestoreAsNewForm(request.POST if request.method == "POST" else None,
+                                initial={"name": f"{backup.tenant.name} (copy)"})  # fmt: skip
+        for field in form.fields.values():
+            field.widget.attrs["class"] = " ".join(INPUT_CLASSES)
+        if request.method == "POST" and form.is_valid():
+            kwargs = {"backup_id": backup.pk, "slug": form.cleaned_data["slug"],
+                      "name": form.cleaned_data["name"], "requested_by_id": request.user.pk}  # fmt: skip
+            task_id = task_enqueue(backup_restore_as_new_task, tenant=None, kwargs=kwargs)
+            audit_record_request(request, action="backup.restore_as_new", tenant=backup.tenant,
+                                 obj=backup, detail={"task_id": task_id,
+                                                     "slug": form.cleaned_data["slug"]})  # fmt: skip
+            return jobs_started_response(self, request, [task_id])
+        return self._step_page(request, backup,
+            title=f"Restore a backup of {backup.tenant.name} as a new tenant",
+            explanation=[
+                "A new tenant is made from this backup, with its own slug, schema and domain: "
+                "a staging copy, or one customer's data recovered beside the live tenant. "
+                f"{backup.tenant.slug} itself is not touched.",
+                "The new tenant has no members at first (memberships are not part of a "
+                "tenant's backup): add them on its page.",
+            ],
+            submit="Make the new tenant", form=form,
+        )  # fmt: skip
+
+    @action(description="Legal hold on/off", url_path="hold", icon="gavel",
+            permissions=["manage"], attrs={"data-method": "post"})  # fmt: skip
+    def hold_toggle_one(self, request: HttpRequest, object_id: str) -> Any:
+        backup = self._backup(request, object_id)
+        if request.method == "POST" and backup.artifact is not None:
+            self._hold(request, [backup], not backup.artifact.legal_hold)
+        return HttpResponseRedirect(self._page(backup))
+
+    @admin.action(description="Put on legal hold (retention keeps it)", permissions=["manage"])
+    def legal_hold_set(self, request: HttpRequest, queryset: QuerySet[Backup]) -> None:
+        self._hold(request, list(queryset.select_related("artifact", "tenant")), True)
+
+    @admin.action(description="Release legal hold", permissions=["manage"])
+    def legal_hold_clear(self, request: HttpRequest, queryset: QuerySet[Backup]) -> None:
+        self._hold(request, list(queryset.select_related("artifact", "tenant")), False)
+
+    def _hold(self, request: HttpRequest, backups: list[Backup], hold: bool) -> None:
+        for backup in backups:
+            if backup.artifact is None:
+                continue
+            Artifact.objects.filter(pk=backup.artifact.pk).update(legal_hold=hold)
+            audit_record_request(request, action="backup.legal_hold_set" if hold else
+                                 "backup.legal_hold_clear", tenant=backup.tenant, obj=backup)  # fmt: skip
+        self.message_user(request, f"Legal hold {'on' if hold else 'off'} for "
+                          f"{len(backups)} backup(s).", messages.SUCCESS)  # fmt: skip
+
+    def _step_page(self, request: HttpRequest, backup: Backup, **context: Any) -> TemplateResponse:
+        return TemplateResponse(request, "admin/backups/backup_step.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta, "original": backup,
+            "cancel_url": self._page(backup), **context,
+        })  # fmt: skip
 
 
 @admin.register(Restore, site=staff_site)

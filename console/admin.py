@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from backups.tasks import tenant_archive_task, tenant_delete_task
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -23,6 +24,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 from unfold.widgets import INPUT_CLASSES
 
+from artifacts.access import Action, role_of_staff, tenant_allows
 from artifacts.models import Artifact
 from artifacts.services import tenant_quota_bytes, tenant_storage_used
 from backoffice.admin_base import AuditedAdminMixin, ReadOnlyTab, ReadOnlyTabFormSet
@@ -30,6 +32,7 @@ from backoffice.services import audit_record_request
 from backoffice.sites import staff_site
 from backoffice.times import time_html
 from backups.admin import BackupInline, BackupPolicyInline
+from backups.requests import backup_request
 from beat.models import ScheduleSummary
 from console.tasks import tenant_defaults_apply_task, tenant_tables_count_task
 from console.tenant_scope import tenant_admin_url
@@ -90,11 +93,25 @@ STATUS_STEPS: dict[str, StatusStep] = {
     ),
     Tenant.Status.ARCHIVED: StatusStep(
         "Archive",
-        "Every member is signed out at once and cannot sign in again; its schedules stop. "
-        "The data is kept read-only. Reactivating is possible but is a deliberate step.",
+        "A final backup is taken first (a job; you land on its page); if it fails, nothing "
+        "changes. Then every member is signed out and cannot sign in again, and its schedules "
+        "stop. The data is kept read-only. Reactivating is possible but is a deliberate step.",
+        type_slug=True,
+    ),
+    Tenant.Status.DELETED: StatusStep(
+        "Delete",
+        "A final backup is taken first (a job; you land on its page); if it fails, nothing "
+        "changes. Then the tenant's schema is dropped, its domain stops answering and its "
+        "reports and exports are deleted. Its backups are kept for "
+        f"{settings.BACKUP_DELETED_TENANT_KEEP_DAYS} days, then its backup key is destroyed and "
+        "the backups with it. This cannot be undone, except by restoring a backup as a new "
+        "tenant.",
         type_slug=True,
     ),
 }
+# The steps that are jobs (a final backup first): backups.offboarding.
+OFFBOARDING_TASKS = {Tenant.Status.ARCHIVED: tenant_archive_task,
+                     Tenant.Status.DELETED: tenant_delete_task}  # fmt: skip
 
 
 def tenant_sessions_active(tenant: Tenant) -> int:
@@ -191,7 +208,8 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
     list_filter = ["status", "timezone"]
     search_fields = ["name", "slug", "domains__domain"]
     ordering = ["name"]
-    actions_detail = ["report_run_one", "suspend_one", "archive_one"]
+    actions_detail = ["backup_now_one", "report_run_one", "suspend_one", "archive_one",
+                      "delete_one"]  # fmt: skip
     actions = [
         "suspend",
         "reactivate",
@@ -332,7 +350,9 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
         if request.POST.get("confirmed") == "yes":
             typed = request.POST.get("confirm_slug", "").strip()
             if step.type_slug and (len(tenants) != 1 or typed != tenants[0].slug):
-                error = "Type the tenant's slug exactly to archive it."
+                error = f"Type the tenant's slug exactly to {step.verb.lower()} it."
+            elif status in OFFBOARDING_TASKS:
+                return self._offboard(request, tenants[0], status)
             else:
                 self._transition(request, tenants, status)
                 return None
@@ -387,6 +407,43 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
             permissions=["change"])  # fmt: skip
     def archive_one(self, request: HttpRequest, object_id: str) -> Any:
         return self._detail_step(request, object_id, Tenant.Status.ARCHIVED)
+
+    @action(description="Delete…", url_path="delete-tenant", icon="delete_forever",
+            permissions=["delete_archived"])  # fmt: skip
+    def delete_one(self, request: HttpRequest, object_id: str) -> Any:
+        tenant = self.get_object(request, object_id)
+        if tenant is not None and tenant.status != Tenant.Status.ARCHIVED:
+            self.message_user(request, f"{tenant.slug} is {tenant.status}: only an archived "
+                              "tenant can be deleted. Archive it first.", messages.ERROR)  # fmt: skip
+            return HttpResponseRedirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
+        return self._detail_step(request, object_id, Tenant.Status.DELETED)
+
+    def has_delete_archived_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Operators only (the rule table's MANAGE), never viewers.
+        return tenant_allows(role_of_staff(request.user), Action.MANAGE)
+
+    def _offboard(self, request: HttpRequest, tenant: Tenant, status: str) -> Any:
+        task = OFFBOARDING_TASKS[status]
+        task_id = task_enqueue(task, tenant=None,
+                               kwargs={"tenant_id": tenant.pk, "requested_by_id": request.user.pk})  # fmt: skip
+        audit_record_request(request, action=f"tenant.{status}.start", tenant=tenant, obj=tenant,
+                             detail={"task_id": task_id})  # fmt: skip
+        return jobs_started_response(self, request, [task_id])
+
+    @action(description="Back up now", url_path="backup", icon="backup",
+            permissions=["change"], attrs={"data-method": "post"})  # fmt: skip
+    def backup_now_one(self, request: HttpRequest, object_id: str) -> Any:
+        tenant = self.get_object(request, object_id)
+        if tenant is None:
+            raise Http404
+        page = reverse("admin:tenants_tenant_change", args=[tenant.pk])
+        if request.method != "POST" or not tenant_allows(role_of_staff(request.user),
+                                                         Action.REQUEST):  # fmt: skip
+            return HttpResponseRedirect(page)
+        task_id = backup_request(tenant=tenant, requested_by=request.user)  # type: ignore[arg-type]
+        audit_record_request(request, action="backup.run", tenant=tenant, obj=tenant,
+                             detail={"task_id": task_id})  # fmt: skip
+        return jobs_started_response(self, request, [task_id])
 
     @action(description="Reactivate", url_path="reactivate", icon="play_circle",
             permissions=["change"], attrs={"data-method": "post"})  # fmt: skip

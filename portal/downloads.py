@@ -22,6 +22,7 @@ from artifacts.models import Artifact, DownloadEvent, ShareLink
 from artifacts.selectors import artifacts_visible, downloads_of_tenant
 from artifacts.serving import Asker, artifact_download, download_refuse
 from backoffice.services import audit_record
+from backups.requests import backup_request, backup_request_admit
 from reports.data import ReportKind
 from reports.delivery import report_recipients, report_recipients_clean, report_recipients_set
 from reports.requests import ReportRequestForm, report_enqueue, report_request_admit
@@ -73,6 +74,7 @@ def downloads(request: HttpRequest) -> HttpResponse:
         context["link_days"] = LINK_DAYS
         context["report_form"] = _report_form(request)
         context["recipients"] = "\n".join(report_recipients())
+        context["backup_requests_per_day"] = settings.BACKUP_REQUESTS_PER_DAY
     return render(request, "portal/downloads.html", context)
 
 
@@ -112,6 +114,29 @@ def report_request_view(request: HttpRequest) -> HttpResponse:
         f"Your {kind.label.lower()} report for {period} is being made. It will appear here, "
         "in Downloads, in a minute or two.",
     )
+    return redirect("portal:downloads")
+
+
+@login_required
+@require_POST
+def backup_request_view(request: HttpRequest) -> HttpResponse:
+    """An owner asks for a backup now: a job in this tenant, at most BACKUP_REQUESTS_PER_DAY a
+    day per tenant; the archive then appears on this page (owners only)."""
+    if not tenant_allows(_role(request), Action.REQUEST):
+        return render(request, "portal/forbidden.html", status=403)
+    tenant = _tenant(request)
+    if not backup_request_admit(tenant=tenant):
+        messages.error(request, f"{tenant.name} has asked for {settings.BACKUP_REQUESTS_PER_DAY} "
+                       "backups today, the most there may be. Try again tomorrow; the nightly "
+                       "backup runs anyway.")  # fmt: skip
+        return redirect("portal:downloads")
+    task_id = backup_request(tenant=tenant, requested_by=request.user)  # type: ignore[arg-type]
+    audit_record(
+        actor=request.user, action="backup.run", tenant=tenant,  # type: ignore[arg-type]
+        detail={"task_id": task_id, "via": "portal"}, ip_address=client_ip(request) or None,
+    )  # fmt: skip
+    messages.success(request, "Your backup is being made. It will appear here, in Downloads, "
+                     "in a few minutes.")  # fmt: skip
     return redirect("portal:downloads")
 
 

@@ -251,6 +251,10 @@ ARTIFACTS_SENDFILE = env_bool("ARTIFACTS_SENDFILE", True)
 ARTIFACTS_QUOTA_MB = env_int("ARTIFACTS_QUOTA_MB", 5120, minimum=1)
 # Reports an owner may ask for from the portal per tenant and hour (staff are not limited).
 REPORT_REQUESTS_PER_HOUR = env_int("REPORT_REQUESTS_PER_HOUR", 5, minimum=1)
+# Owners' "Back up now" in the portal: at most this many a day per tenant.
+BACKUP_REQUESTS_PER_DAY = env_int("BACKUP_REQUESTS_PER_DAY", 3, minimum=1)
+# A deleted tenant's backups (and its backup key) are kept this long, then destroyed.
+BACKUP_DELETED_TENANT_KEEP_DAYS = env_int("BACKUP_DELETED_TENANT_KEEP_DAYS", 90, minimum=1)
 
 CACHES = {
     "default": {
