@@ -77,6 +77,8 @@ _ALLOWED_TRANSITIONS = {
     Tenant.Status.SUSPENDED: {Tenant.Status.ACTIVE, Tenant.Status.ARCHIVED},
     Tenant.Status.ARCHIVED: {Tenant.Status.ACTIVE},
     Tenant.Status.PROVISIONING: set(),
+    # Only the restore that put a tenant in this state takes it out (backups.restore).
+    Tenant.Status.RESTORING: set(),
 }
 
 

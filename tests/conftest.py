@@ -214,7 +214,7 @@ def celery_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any
 
     with django_db_blocker.unblock(), start_worker(
         app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING",
-        shutdown_timeout=10, queues=["short", "long"],
+        shutdown_timeout=10, queues=["short", "long", "backups"],
     ) as worker:  # fmt: skip
         yield worker
 
