@@ -1,8 +1,9 @@
 """Find or install the programs the test suite drives beside Python: Chromium (browser tests),
-nginx (the X-Accel-Redirect test) and poppler's pdftoppm (report pages as PNGs).
+nginx (the X-Accel-Redirect test), poppler's pdftoppm (report pages as PNGs) and age (backups
+are decrypted with the real tool, as a person would).
 
 For each, in order:
-1. its variable from the environment (CHROMIUM_PATH, NGINX_PATH, PDFTOPPM_PATH), if set: it
+1. its variable from the environment (CHROMIUM_PATH, NGINX_PATH, PDFTOPPM_PATH, AGE_PATH), if set: it
    must exist, or we stop with a clear message: an explicit setting is never replaced;
 2. one on the machine (the PATH, then the usual places);
 3. Debian's package, when running as root on Debian (Playwright's own Chromium download is often
@@ -11,7 +12,7 @@ For each, in order:
 Each path found is written to .dev/<tool>, which the tests read. A missing program stops
 `make test`; no test is ever skipped for it.
 
-Usage: python scripts/suite_tools.py ensure [chromium|nginx|pdftoppm ...]   (default: all)
+Usage: python scripts/suite_tools.py ensure [chromium|nginx|pdftoppm|age ...]   (default: all)
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ TOOLS = {
         Tool("nginx", "NGINX_PATH", ("nginx",), "nginx", "the X-Accel-Redirect test",
              places=("/usr/sbin/nginx",)),
         Tool("pdftoppm", "PDFTOPPM_PATH", ("pdftoppm",), "poppler-utils", "the report tests"),
+        Tool("age", "AGE_PATH", ("age",), "age", "the backup encryption tests"),
     )
 }  # fmt: skip
 

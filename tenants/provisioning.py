@@ -82,7 +82,7 @@ def _clean_dump(dump: str, placeholder: str) -> str:
     connection) and `CREATE SCHEMA`, which the replay issues itself under the new name.
     """
     kept = []
-    for statement in _statements(dump):
+    for statement in sql_statements(dump):
         head = statement.lstrip().upper()
         if head.startswith(("SET ", "SELECT PG_CATALOG.SET_CONFIG")):
             continue
@@ -99,7 +99,7 @@ def _clean_dump(dump: str, placeholder: str) -> str:
     return sql
 
 
-def _statements(dump: str) -> list[str]:
+def sql_statements(dump: str) -> list[str]:
     """Split pg_dump output into statements: drop comment lines, end each at a `;` line end.
     pg_dump writes one statement per line or ends multi-line ones with `;` at line end; string
     literals with a newline before `;` only occur in data this project's migrations do not write."""
@@ -120,7 +120,7 @@ def _statements(dump: str) -> list[str]:
     return statements
 
 
-def _identifier_re(name: str) -> re.Pattern[str]:
+def identifier_re(name: str) -> re.Pattern[str]:
     return re.compile(rf'(?<![\w$"]){re.escape(name)}(?![\w$])|"{re.escape(name)}"')
 
 
@@ -172,7 +172,7 @@ def schema_template_get() -> tuple[str, re.Pattern[str]]:
             template = schema_template_build(key)
         if template.server_version // 10000 != server_major():
             raise TemplateUnavailable("template was captured from another PostgreSQL major version")
-        cached = (template.sql, _identifier_re(template.placeholder))
+        cached = (template.sql, identifier_re(template.placeholder))
         _template_cache[key] = cached
     return cached
 

@@ -524,6 +524,62 @@ def live_server() -> Iterator[int]:
         thread.terminate()
 
 
+def _shape_rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(tuple(str(v) for v in row) for row in cursor.fetchall())
+
+
+def schema_shape(schema: str, *, times: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything that makes two schemas equal, with the schema's own name taken out: tables,
+    columns, defaults, indexes, constraints, sequences and their positions, and every row
+    (without the timestamp columns unless `times`: a migrated and a template-built schema
+    differ there by construction; a restored one must not)."""
+    shape = {
+        "tables": _shape_rows(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema=%s",
+            [schema],
+        ),
+        "columns": _shape_rows(
+            """SELECT table_name, column_name, data_type, is_nullable,
+                      replace(coalesce(column_default, ''), %s, 'S'), is_identity,
+                      coalesce(identity_generation, ''), ordinal_position
+               FROM information_schema.columns WHERE table_schema=%s""",
+            [schema + ".", schema],
+        ),
+        "indexes": _shape_rows(
+            "SELECT indexname, replace(indexdef, %s, 'S.') FROM pg_indexes WHERE schemaname=%s",
+            [schema + ".", schema],
+        ),
+        "constraints": _shape_rows(
+            """SELECT c.conrelid::regclass::text <> '' AS has_rel, rel.relname, c.conname,
+                      c.contype, replace(pg_get_constraintdef(c.oid), %s, 'S.')
+               FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+               JOIN pg_class rel ON rel.oid = c.conrelid WHERE n.nspname=%s""",
+            [schema + ".", schema],
+        ),
+        "sequences": _shape_rows(
+            """SELECT sequence_name, data_type, start_value, increment, maximum_value
+               FROM information_schema.sequences WHERE sequence_schema=%s""",
+            [schema],
+        ),
+        "sequence_positions": _shape_rows(
+            "SELECT sequencename, coalesce(last_value, 0) FROM pg_sequences WHERE schemaname=%s",
+            [schema],
+        ),
+    }
+    # Rows of every table: what migrations (and post_migrate handlers) wrote.
+    # Times (django_migrations.applied, PeriodicTasks.last_update) differ by construction.
+    for table, _kind in shape["tables"]:
+        columns = ", ".join(
+            f'"{name}"'
+            for (tbl, name, data_type, *_rest) in shape["columns"]
+            if tbl == table and (times or not data_type.startswith("timestamp"))
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT {columns} FROM "{schema}"."{table}"')
+            shape[f"rows:{table}"] = sorted(tuple(map(str, r)) for r in cursor.fetchall())
+    return shape
 # --- Restores ------------------------------------------------------------------------------------
 def schema_fingerprint(schema: str) -> dict[str, Any]:
     """What a restore elsewhere must leave byte-identical in `schema`: the schema's and its

@@ -16,63 +16,9 @@ from schedules.defaults import default_schedules
 from tenants import provisioning
 from tenants.models import Domain, Membership, Tenant
 from tenants.services import tenant_provision
+from tests.helpers import schema_shape
 
 pytestmark = pytest.mark.django_db
-
-
-def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return sorted(tuple(str(v) for v in row) for row in cursor.fetchall())
-
-
-def schema_shape(schema: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Everything that makes two schemas equal, with the schema's own name taken out."""
-    shape = {
-        "tables": _rows(
-            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema=%s",
-            [schema],
-        ),
-        "columns": _rows(
-            """SELECT table_name, column_name, data_type, is_nullable,
-                      replace(coalesce(column_default, ''), %s, 'S'), is_identity,
-                      coalesce(identity_generation, ''), ordinal_position
-               FROM information_schema.columns WHERE table_schema=%s""",
-            [schema + ".", schema],
-        ),
-        "indexes": _rows(
-            "SELECT indexname, replace(indexdef, %s, 'S.') FROM pg_indexes WHERE schemaname=%s",
-            [schema + ".", schema],
-        ),
-        "constraints": _rows(
-            """SELECT c.conrelid::regclass::text <> '' AS has_rel, rel.relname, c.conname,
-                      c.contype, replace(pg_get_constraintdef(c.oid), %s, 'S.')
-               FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
-               JOIN pg_class rel ON rel.oid = c.conrelid WHERE n.nspname=%s""",
-            [schema + ".", schema],
-        ),
-        "sequences": _rows(
-            """SELECT sequence_name, data_type, start_value, increment, maximum_value
-               FROM information_schema.sequences WHERE sequence_schema=%s""",
-            [schema],
-        ),
-        "sequence_positions": _rows(
-            "SELECT sequencename, coalesce(last_value, 0) FROM pg_sequences WHERE schemaname=%s",
-            [schema],
-        ),
-    }
-    # Rows of every table: what migrations (and post_migrate handlers) wrote.
-    # Times (django_migrations.applied, PeriodicTasks.last_update) differ by construction.
-    for table, _kind in shape["tables"]:
-        columns = ", ".join(
-            f'"{name}"'
-            for (tbl, name, data_type, *_rest) in shape["columns"]
-            if tbl == table and not data_type.startswith("timestamp")
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(f'SELECT {columns} FROM "{schema}"."{table}"')
-            shape[f"rows:{table}"] = sorted(tuple(map(str, r)) for r in cursor.fetchall())
-    return shape
 
 
 def test_it_builds_the_same_schema_as_migrations() -> None:
@@ -176,7 +122,7 @@ def test_the_template_key_follows_the_migration_files(monkeypatch: pytest.Monkey
 
 
 def test_placeholder_replacement_touches_whole_identifiers_only() -> None:
-    pattern = provisioning._identifier_re("tpl_abc")
+    pattern = provisioning.identifier_re("tpl_abc")
     sql = (
         "CREATE TABLE tpl_abc.t (id bigint DEFAULT nextval('tpl_abc.t_id_seq'::regclass));"
         " INSERT INTO tpl_abc.t VALUES ('tpl_abcd', 'xtpl_abc');"
