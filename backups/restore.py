@@ -97,7 +97,7 @@ def backup_restore(
     if previous is not None:
         return previous
     restores_recover()
-    target = backup.tenant
+    target = Tenant.objects.get(pk=backup.tenant_id)  # its status now, not when it was loaded
     if tenant is not None and tenant.pk != backup.tenant_id:
         raise RestoreRefused(
             f"Backup {backup.pk} is a backup of {backup.tenant.slug}, not of {tenant.slug}: "
@@ -115,7 +115,9 @@ def backup_restore(
         job_task_id=job_task_id, previous_status=target.status,
     ) as restore:  # fmt: skip
         try:
-            restore_status_move(target.pk, expected=[restore.previous_status], new=Tenant.Status.RESTORING)
+            restore_status_move(
+                target.pk, expected=[restore.previous_status], new=Tenant.Status.RESTORING
+            )
             report(1, "safety backup")
             safety = backup_create(
                 target, kind=Backup.Kind.SAFETY, requested_by=requested_by,
@@ -182,9 +184,10 @@ def restore_as_new_check(*, slug: str, domain: str | None = None) -> None:
         slug_validate(slug)
     except ValidationError as exc:
         raise RestoreRefused(" ".join(exc.messages)) from exc
-    if Tenant.objects.filter(slug=slug).exists() or Tenant.objects.filter(
-        schema_name=schema_name_for(slug)
-    ).exists():
+    if (
+        Tenant.objects.filter(slug=slug).exists()
+        or Tenant.objects.filter(schema_name=schema_name_for(slug)).exists()
+    ):
         raise RestoreRefused(f"A tenant “{slug}” exists already: choose another slug.")
     wanted = {f"{slug}.{settings.BASE_DOMAIN}", *([domain] if domain else [])}
     taken = Domain.objects.filter(domain__in=wanted).values_list("domain", flat=True).first()
@@ -221,7 +224,9 @@ def migrations_unknown(applied: Collection[tuple[str, str]]) -> list[str]:
     newer version of the code. (An app the code no longer installs is history, not the
     future: its migrations are ignored.)"""
     known, labels = _code_migrations()
-    return sorted(f"{app}.{name}" for app, name in applied if app in labels and (app, name) not in known)
+    return sorted(
+        f"{app}.{name}" for app, name in applied if app in labels and (app, name) not in known
+    )
 
 
 def _newer_message(backup: Backup, newer: list[str]) -> str:
@@ -329,7 +334,9 @@ def _swap(restore: Restore) -> None:
             cursor.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
         cursor.execute(f'ALTER SCHEMA "{live}" RENAME TO "{trash}"')
         cursor.execute(f'ALTER SCHEMA "{scratch}" RENAME TO "{live}"')
-        restore_status_move(tenant_id, expected=[Tenant.Status.RESTORING], new=restore.previous_status)
+        restore_status_move(
+            tenant_id, expected=[Tenant.Status.RESTORING], new=restore.previous_status
+        )
         _finish(restore, Restore.State.SUCCEEDED)
     _audit(restore, "restore.swap", trash=trash)
 
@@ -348,15 +355,19 @@ def _make_tenant(restore: Restore, *, slug: str, name: str | None, domain: str |
         Domain.objects.create(domain=tenant.primary_domain, tenant=tenant, is_primary=True)
         if domain and domain != tenant.primary_domain:
             Domain.objects.create(domain=domain, tenant=tenant, is_primary=False)
-        cursor.execute(f'ALTER SCHEMA "{scratch_name(restore.pk)}" RENAME TO "{tenant.schema_name}"')
+        cursor.execute(
+            f'ALTER SCHEMA "{scratch_name(restore.pk)}" RENAME TO "{tenant.schema_name}"'
+        )
         restore.target = tenant
         _finish(restore, Restore.State.SUCCEEDED)
         # Beat loads the new tenant's schedules (the status signal writes its change-log row).
         transaction.on_commit(
             lambda: tenant_status_changed.send(
-                sender=Tenant, tenant=tenant, old_status=Tenant.Status.PROVISIONING,
+                sender=Tenant,
+                tenant=tenant,
+                old_status=Tenant.Status.PROVISIONING,
                 new_status=Tenant.Status.ACTIVE,
-            )  # fmt: skip
+            )
         )
     _audit(restore, "restore.as_new", new_tenant=tenant.slug, new_tenant_id=tenant.pk)
 
@@ -386,7 +397,9 @@ def _undo(restore: Restore) -> None:
     if not restore.as_new:
         tenant = Tenant.objects.get(pk=restore.target_id)
         if tenant.status == Tenant.Status.RESTORING:
-            restore_status_move(tenant.pk, expected=[Tenant.Status.RESTORING], new=restore.previous_status)
+            restore_status_move(
+                tenant.pk, expected=[Tenant.Status.RESTORING], new=restore.previous_status
+            )
 
 
 def _finish(restore: Restore, state: str) -> None:
@@ -543,4 +556,3 @@ def _sub(progress: Progress | None, step: int, label: str) -> Progress | None:
 def _error_text(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text if isinstance(exc, RestoreRefused) else f"{type(exc).__name__}: {text}"
-

@@ -580,6 +580,8 @@ def schema_shape(schema: str, *, times: bool = False) -> dict[str, list[tuple[An
             cursor.execute(f'SELECT {columns} FROM "{schema}"."{table}"')
             shape[f"rows:{table}"] = sorted(tuple(map(str, r)) for r in cursor.fetchall())
     return shape
+
+
 # --- Restores ------------------------------------------------------------------------------------
 def schema_fingerprint(schema: str) -> dict[str, Any]:
     """What a restore elsewhere must leave byte-identical in `schema`: the schema's and its
@@ -599,7 +601,7 @@ def schema_fingerprint(schema: str) -> dict[str, Any]:
             if kind == "r":
                 cursor.execute(
                     f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), "
-                    f"'')) FROM \"{schema}\".\"{name}\" t"
+                    f'\'\')) FROM "{schema}"."{name}" t'
                 )
                 contents[name] = cursor.fetchone()
             elif kind == "S":

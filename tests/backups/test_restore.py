@@ -14,6 +14,7 @@ from django_celery_beat.models import IntervalSchedule
 from django_tenants.utils import schema_context
 
 from backoffice.models import AuditEntry
+from backups.archive import ArchiveError
 from backups.models import Backup, Restore
 from backups.restore import RestoreRefused, backup_restore, backup_restore_as_new
 from backups.services import backup_create
@@ -139,7 +140,7 @@ def test_a_backup_from_a_newer_migration_state_is_refused_before_anything_change
     before = schema_fingerprint("acme")
     backups = Backup.objects.count()
 
-    with pytest.raises(RestoreRefused, match="newer version.*schedules.0099_from_the_future"):
+    with pytest.raises(RestoreRefused, match=r"newer version.*schedules\.0099_from_the_future"):
         backup_restore(backup)
 
     assert schema_fingerprint("acme") == before
@@ -162,7 +163,7 @@ def test_a_corrupted_archive_is_refused_and_the_tenant_is_left_as_it_was(
     _marker("acme", 122)
     before = schema_fingerprint("acme")
 
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(ArchiveError) as refused:
         backup_restore(backup)
 
     restore = Restore.objects.get(backup=backup)
@@ -217,7 +218,11 @@ def test_restore_as_new_makes_a_tenant_with_the_backups_data_beside_the_live_one
     assert restore.state == Restore.State.SUCCEEDED, restore.error
     copy = Tenant.objects.get(slug="acme-staging")
     assert restore.target == copy and restore.as_new and restore.safety_backup is None
-    assert (copy.schema_name, copy.status, copy.timezone) == ("acme_staging", "active", acme.timezone)
+    assert (copy.schema_name, copy.status, copy.timezone) == (
+        "acme_staging",
+        "active",
+        acme.timezone,
+    )
     assert copy.name.startswith("Acme Corp (restored ")
     assert set(Domain.objects.filter(tenant=copy).values_list("domain", "is_primary")) == {
         ("acme-staging.localhost", True),
@@ -240,7 +245,7 @@ def test_restore_as_new_that_fails_leaves_no_tenant_and_no_schema(artifacts_root
     backup = _backup(Tenant.objects.get(slug="acme"))
     assert backup.artifact is not None
     (artifacts_root / backup.artifact.storage_key).write_bytes(b"not an archive")
-    with pytest.raises(Exception):
+    with pytest.raises(ArchiveError):
         backup_restore_as_new(backup, slug="acme-broken")
     assert not Tenant.objects.filter(slug="acme-broken").exists()
     assert Restore.objects.get(backup=backup).state == Restore.State.FAILED
@@ -248,4 +253,3 @@ def test_restore_as_new_that_fails_leaves_no_tenant_and_no_schema(artifacts_root
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'acme_broken'")
         assert cursor.fetchone() is None
-

@@ -45,7 +45,9 @@ def _marker(every: int) -> None:
 
 def _markers() -> list[int]:
     with schema_context("acme"):
-        return sorted(IntervalSchedule.objects.filter(period="days").values_list("every", flat=True))
+        return sorted(
+            IntervalSchedule.objects.filter(period="days").values_list("every", flat=True)
+        )
 
 
 def _backup() -> Backup:
@@ -69,7 +71,9 @@ def test_the_restore_job_restores_with_progress_on_its_jobrun() -> None:
     assert (run.progress_done, run.progress_total) == (5, 5)
     restore = Restore.objects.get(job_task_id=task_id)
     assert restore.state == Restore.State.SUCCEEDED and restore.requested_by == operator
-    assert run.result["restore"] == restore.pk and run.result["safety_backup"] is not None
+    summary = run.result_summary or {}
+    assert summary["restore"] == restore.pk and restore.safety_backup_id is not None
+    assert summary["safety_backup"] == restore.safety_backup_id
     assert _markers() == [201]
 
 

@@ -74,6 +74,6 @@ def test_a_restore_for_globex_cannot_take_acmes_backup() -> None:
 
     assert (schema_fingerprint("acme"), schema_fingerprint("globex")) == before
     assert markers_everywhere() == {"public": 0, "acme": 0, "globex": 0}
-    assert set(Tenant.objects.filter(slug__in=["acme", "globex"]).values_list("status", flat=True)) == {
-        "active"
-    }
+    assert set(
+        Tenant.objects.filter(slug__in=["acme", "globex"]).values_list("status", flat=True)
+    ) == {"active"}
