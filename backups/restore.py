@@ -40,7 +40,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
@@ -93,6 +93,7 @@ def backup_restore(
     A job delivered again finds its Restore row and returns it: a restore never runs twice by
     itself. Raises RestoreRefused (nothing changed) or the error that failed the restore (the
     tenant as it was, the row failed with the error)."""
+    _outside_transactions()
     previous = _restore_for_job(job_task_id)
     if previous is not None:
         return previous
@@ -132,7 +133,11 @@ def backup_restore(
         except BaseException as exc:
             _fail(restore, exc)
             raise
-    _schema_drop(trash_name(restore.pk))
+    try:
+        _schema_drop(trash_name(restore.pk))
+    except DatabaseError:
+        # The restore is done; the old copy is dropped by the next recovery.
+        logger.exception("restore %s: the old schema was not dropped", restore.pk)
     report(STEPS, "done")
     _audit(restore, "restore.succeeded", duration_s=restore.duration_s)
     return restore
@@ -153,6 +158,7 @@ def backup_restore_as_new(
     no members (memberships live in public and are not part of a backup: staff invite whom the
     copy is for). Its schedules are those in the backup. Returns the Restore row, whose
     `target` is the new tenant once it succeeded (the backup's tenant until then)."""
+    _outside_transactions()
     previous = _restore_for_job(job_task_id)
     if previous is not None:
         return previous
@@ -511,6 +517,13 @@ def _lock_release(lock: psycopg.Connection[Any], restore_id: int) -> None:
 
 
 # --- small helpers ---------------------------------------------------------------------------
+def _outside_transactions() -> None:
+    if connection.in_atomic_block:
+        # Each step commits (the load, the migrations, the swap): inside a caller's transaction
+        # a failure could not be undone step by step.
+        raise RuntimeError("a restore commits step by step: call it outside atomic()")
+
+
 def _restore_for_job(job_task_id: str) -> Restore | None:
     """The restore this job made already (a job delivered twice). One still running without
     its process is recovered first."""

@@ -88,9 +88,11 @@ def backup_restore_as_new_task(
     return _restore_summary(restore)
 
 
-@platform_task(name="backups.tasks.restores_recover_task")
+@platform_task(name="backups.tasks.restores_recover_task", track=False)
 def restores_recover_task(self: Any) -> dict[str, Any]:
-    """Put back what restores whose process died left behind (beat, every minute)."""
+    """Put back what restores whose process died left behind (beat, every minute; untracked
+    like the job reaper: a JobRun a minute would bury the history, and each recovery is in
+    the audit log)."""
     return {"recovered": restores_recover()}
 
 
