@@ -11,8 +11,10 @@ import base64
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable, Generator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from django.conf import settings
@@ -49,6 +51,32 @@ class Asker:
     user: User | None = None
     role: Role = Role.NONE
     link: ShareLink | None = None
+
+
+@dataclass(frozen=True)
+class Plaintext:
+    """What a download of a stored file that is not what the user gets (an encrypted backup)
+    sends instead: the app that made the file says how to open it, and what it is."""
+
+    open: Callable[[], AbstractContextManager[IO[bytes]]]
+    size: int
+    sha256: str
+    filename: str
+    content_type: str
+
+
+class PlaintextUnavailable(Exception):
+    """The plaintext cannot be had (its key was destroyed, …): the download is refused."""
+
+
+# kind → how to open the plaintext of an artifact of that kind (None: serve the stored bytes).
+# Filled by the apps above this one in their ready() (backups: decrypted backups), so serving
+# never imports them.
+PLAINTEXT_OPENERS: dict[str, Callable[[Artifact], Plaintext | None]] = {}
+
+
+def plaintext_opener_register(kind: str, opener: Callable[[Artifact], Plaintext | None]) -> None:
+    PLAINTEXT_OPENERS[kind] = opener
 
 
 def content_disposition(filename: str) -> str:
@@ -169,7 +197,15 @@ def artifact_download(
         artifact_problem_flag(artifact=artifact, problem=problem)
         return _refuse(request, asker, status=404, outcome=Outcome.UNAVAILABLE, reason=problem,
                        **refuse)  # fmt: skip
-    span = _span(request, artifact)
+    opener = PLAINTEXT_OPENERS.get(artifact.kind)
+    try:
+        plain = opener(artifact) if opener is not None else None
+    except PlaintextUnavailable as exc:
+        return _refuse(request, asker, status=404, outcome=Outcome.UNAVAILABLE,
+                       reason=str(exc), **refuse)  # fmt: skip
+    # Decrypted on the way: always the whole file, streamed by Python (no sendfile, nginx or
+    # presigned URL could decrypt), so no Range.
+    span = None if plain is not None else _span(request, artifact)
     if span is False:
         return _refuse(request, asker, status=416, outcome=Outcome.RANGE_NOT_SATISFIABLE,
                        reason=request.META.get("HTTP_RANGE", "")[:100],
@@ -179,7 +215,30 @@ def artifact_download(
     if asker.link is not None and not share_link_use(link=asker.link, counts=first == 0):
         return _refuse(request, asker, status=403, outcome=Outcome.FORBIDDEN,
                        reason="link used up", **refuse)  # fmt: skip
+    if plain is not None:
+        return _deliver_plain(request, asker, artifact, plain)
     return _deliver(request, asker, artifact, first, last, partial)
+
+
+def _deliver_plain(
+    request: HttpRequest, asker: Asker, artifact: Artifact, plain: Plaintext
+) -> HttpResponseBase:
+    """The plaintext, streamed as it is decrypted. Its size and sha256 are the plaintext's
+    (recorded when it was made), so Content-Length, Repr-Digest and the ETag describe what is
+    sent; Range is not offered (Accept-Ranges: none): a resumed download starts again."""
+    event = _event(request, asker, artifact=artifact, outcome=Outcome.INCOMPLETE,
+                   reason="decrypted", span=(0, plain.size - 1) if plain.size else None)  # fmt: skip
+    stream = _PlainStream(artifact, plain, event.pk)
+    response = StreamingHttpResponse(stream, status=200, content_type=plain.content_type)
+    response["Content-Disposition"] = content_disposition(plain.filename)
+    response["Cache-Control"] = NO_STORE
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Repr-Digest"] = repr_digest(plain.sha256)
+    response["ETag"] = f'"{plain.sha256}"'
+    response["Accept-Ranges"] = "none"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Content-Length"] = str(plain.size)
+    return response
 
 
 def _span(request: HttpRequest, artifact: Artifact) -> tuple[int, int] | bool | None:
@@ -299,6 +358,58 @@ class _Stream:
         elif self.digest is not None and self.digest.hexdigest() != self.artifact.sha256:
             outcome, reason = Outcome.CHECKSUM_MISMATCH, "sha256 of the bytes sent differs"
             artifact_problem_flag(artifact=self.artifact, problem="checksum mismatch while serving")
+        DownloadEvent.objects.filter(pk=self.event_id).update(
+            bytes_sent=self.sent, outcome=outcome, reason=reason
+        )
+
+
+class _PlainStream:
+    """Like _Stream, for a decrypted download: the plaintext is hashed as it goes and checked
+    against the recorded digest at the end; the audit row gets the bytes sent and the outcome.
+    A failure to decrypt midway ends the response short (the client sees a cut download) and
+    is recorded."""
+
+    def __init__(self, artifact: Artifact, plain: Plaintext, event_id: int) -> None:
+        self.artifact, self.plain, self.event_id = artifact, plain, event_id
+        self.digest = hashlib.sha256()
+        self.sent = 0
+        self.closed = False
+        self.failure = ""
+        self.chunks = self._read()
+
+    def _read(self) -> Generator[bytes, None, None]:
+        try:
+            with self.plain.open() as source:
+                while chunk := source.read(256 * 1024):
+                    yield chunk
+        except Exception as exc:  # recorded below; the response just ends
+            self.failure = f"{type(exc).__name__}: {exc}"[:200]
+
+    def __iter__(self) -> _PlainStream:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = next(self.chunks)
+        self.sent += len(chunk)
+        self.digest.update(chunk)
+        return chunk
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.chunks.close()
+        outcome, reason = Outcome.SENT, "decrypted"
+        if self.failure:
+            outcome, reason = Outcome.INCOMPLETE, self.failure
+            artifact_problem_flag(artifact=self.artifact, problem=f"cannot decrypt: {self.failure}")
+        elif self.sent != self.plain.size:
+            outcome = Outcome.INCOMPLETE
+        elif self.digest.hexdigest() != self.plain.sha256:
+            outcome, reason = Outcome.CHECKSUM_MISMATCH, "sha256 of the decrypted bytes differs"
+            artifact_problem_flag(
+                artifact=self.artifact, problem="checksum mismatch while decrypting"
+            )
         DownloadEvent.objects.filter(pk=self.event_id).update(
             bytes_sent=self.sent, outcome=outcome, reason=reason
         )

@@ -122,10 +122,15 @@ def backup_restore(
             report(1, "safety backup")
             safety = backup_create(
                 target, kind=Backup.Kind.SAFETY, requested_by=requested_by,
-                progress=_sub(progress, 1, "safety backup"),
+                progress=_sub(progress, 1, "safety backup"), job_task_id=job_task_id,
             )  # fmt: skip
             restore.safety_backup = safety
             restore.save(update_fields=["safety_backup"])
+            if safety.state != Backup.State.SUCCEEDED:
+                # No restore without a way back.
+                raise RestoreRefused(
+                    f"The safety backup failed, so nothing was restored: {safety.error}"
+                )
             _audit(restore, "restore.safety_backup", safety_backup=safety.pk)
             _load_and_migrate(restore, progress)
             report(4, "swapping")

@@ -1,8 +1,9 @@
-"""Backup jobs. Thin: load by id, call one service, report progress.
+"""Backup jobs, on the backups queue (settings.BACKUP_QUEUE), whose workers are apart from the
+short and long ones: a long backup never holds up other jobs.
 
-Restores run on the backups queue (settings.BACKUP_QUEUE) and are never retried by themselves:
-a restore is an operator's decision, made again by an operator. A restore job delivered twice
-(its worker killed) finds its Restore row and returns it (backups.restore)."""
+Restores are never retried by themselves: a restore is an operator's decision, made again by
+an operator. A restore job delivered twice (its worker killed) finds its Restore row and
+returns it (backups.restore)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,54 @@ from django.conf import settings
 from accounts.models import User
 from backups.models import Backup, Restore
 from backups.restore import backup_restore, backup_restore_as_new, restores_recover
+from backups.services import BackupFailed, backup_create, backup_verify
 from jobs.api import platform_task, task_enqueue, tenant_task
 from tenants.context import connection_tenant
 from tenants.models import Tenant
 
 
-def backup_queue() -> str:
-    return str(getattr(settings, "BACKUP_QUEUE", "backups"))
+def _tenant() -> Tenant:
+    tenant = connection_tenant()
+    if not isinstance(tenant, Tenant):
+        raise RuntimeError("backup jobs run in a tenant's schema")
+    return tenant
+
+
+@tenant_task(
+    name="backups.tasks.backup_create_task", long_running=True, queue_name=settings.BACKUP_QUEUE
+)
+def backup_create_task(
+    self: Any, kind: str = Backup.Kind.SCHEDULED.value, requested_by_id: int | None = None
+) -> dict[str, Any]:
+    """Back up the tenant now (progress: table by table). The job fails when the backup does,
+    with its error; the Backup row records it either way."""
+    requester = User.objects.filter(pk=requested_by_id).first() if requested_by_id else None
+    self.progress(0, None, "starting")
+    backup = backup_create(
+        _tenant(), kind=kind, requested_by=requester, progress=self.progress,
+        job_task_id=str(self.request.id or ""),
+    )  # fmt: skip
+    if backup.state != Backup.State.SUCCEEDED:
+        raise BackupFailed(f"backup {backup.pk} failed: {backup.error}")
+    return {
+        "backup_id": backup.pk, "artifact_id": backup.artifact_id, "size": backup.size,
+        "duration_s": backup.duration_s, "method": backup.method, "encrypted": backup.encrypted,
+    }  # fmt: skip
+
+
+@tenant_task(
+    name="backups.tasks.backup_verify_task", long_running=True, queue_name=settings.BACKUP_QUEUE
+)
+def backup_verify_task(self: Any, backup_id: int) -> dict[str, Any]:
+    """Restore one of the tenant's backups into a scratch schema and compare it with its
+    manifest. A backup of another tenant is refused (it would not be found)."""
+    backup = Backup.objects.select_related("tenant", "artifact").get(pk=backup_id, tenant=_tenant())
+    self.progress(0, None, "restoring into a scratch schema")
+    backup = backup_verify(backup, progress=self.progress)
+    if backup.verification != Backup.Verification.PASSED:
+        raise BackupFailed(f"backup {backup.pk} failed verification: {backup.verify_error}")
+    return {"backup_id": backup.pk, "verification": backup.verification,
+            "verify_duration_s": backup.verify_duration_s}  # fmt: skip
 
 
 def _restore_summary(restore: Restore) -> dict[str, Any]:
@@ -39,6 +81,7 @@ def _restore_summary(restore: Restore) -> dict[str, Any]:
 @tenant_task(
     name="backups.tasks.backup_restore_task",
     long_running=True,
+    queue_name=settings.BACKUP_QUEUE,
     runs_while_restoring=True,  # it is the restore: every other job of the tenant waits for it
     autoretry_for=(),
     max_retries=0,
@@ -48,12 +91,9 @@ def backup_restore_task(
 ) -> dict[str, Any]:
     """Restore one of the tenant's backups into the tenant (the message's tenant: a backup of
     another tenant is refused)."""
-    tenant = connection_tenant()
-    if not isinstance(tenant, Tenant):
-        raise RuntimeError("backup_restore_task runs for a tenant")
     backup = Backup.objects.select_related("tenant", "artifact").get(pk=backup_id)
     restore = backup_restore(
-        backup, tenant=tenant, requested_by=_user(requested_by_id), progress=self.progress,
+        backup, tenant=_tenant(), requested_by=_user(requested_by_id), progress=self.progress,
         job_task_id=str(self.request.id or ""),
     )  # fmt: skip
     if restore.state == Restore.State.FAILED:  # an earlier delivery of this job failed
@@ -64,6 +104,7 @@ def backup_restore_task(
 @platform_task(
     name="backups.tasks.backup_restore_as_new_task",
     long_running=True,
+    queue_name=settings.BACKUP_QUEUE,
     autoretry_for=(),
     max_retries=0,
 )
@@ -99,7 +140,7 @@ def restores_recover_task(self: Any) -> dict[str, Any]:
 def backup_restore_enqueue(backup: Backup, *, requested_by: User | None) -> str:
     """Send the restore job for the backup's tenant; returns the task id (the JobRun's)."""
     return task_enqueue(
-        backup_restore_task, tenant=backup.tenant, queue=backup_queue(),
+        backup_restore_task, tenant=backup.tenant,
         kwargs={"backup_id": backup.pk, "requested_by_id": _user_id(requested_by)},
     )  # fmt: skip
 
@@ -109,7 +150,7 @@ def backup_restore_as_new_enqueue(
 ) -> str:
     """Send the restore-as-new job (check the slug first: backups.restore.restore_as_new_check)."""
     return task_enqueue(
-        backup_restore_as_new_task, tenant=None, queue=backup_queue(),
+        backup_restore_as_new_task, tenant=None,
         kwargs={
             "backup_id": backup.pk, "slug": slug, "name": name, "domain": domain,
             "requested_by_id": _user_id(requested_by),

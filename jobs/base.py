@@ -91,6 +91,8 @@ class TrackedTask(Task[P, R]):
     track = True
     #: Jobs that may run for minutes go to the long queue (saas.celery.queue_for).
     long_running = False
+    #: A queue of its own instead of short/long (backups: settings.BACKUP_QUEUE).
+    queue_name: str | None = None
     #: Attempts whose process died (lost) before the job is given up. Celery retries (errors
     #: the task itself reported) are bounded separately, by max_retries.
     max_attempts = 3

@@ -17,7 +17,11 @@ SHORT_QUEUE, LONG_QUEUE = "short", "long"
 
 def queue_for(task: object) -> str:
     """Jobs that may run for minutes declare `long_running=True` and get the long queue, so
-    they never hold the workers that serve short jobs."""
+    they never hold the workers that serve short jobs; a family of jobs with workers of its own
+    (backups: BACKUP_QUEUE) names its queue in `queue_name`."""
+    own = getattr(task, "queue_name", None)
+    if own:
+        return str(own)
     return LONG_QUEUE if getattr(task, "long_running", False) else SHORT_QUEUE
 
 

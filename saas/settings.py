@@ -249,6 +249,13 @@ ARTIFACTS_X_ACCEL_LOCATION = env_str("ARTIFACTS_X_ACCEL_LOCATION", "")
 ARTIFACTS_SENDFILE = env_bool("ARTIFACTS_SENDFILE", True)
 # Each tenant's storage quota unless its own is set on the tenant (admin), in MB.
 ARTIFACTS_QUOTA_MB = env_int("ARTIFACTS_QUOTA_MB", 5120, minimum=1)
+# Backups (backups/): the platform key that wraps every tenant's backup key, an age identity
+# (`age-keygen`: AGE-SECRET-KEY-1…). Set: every backup is encrypted, and a backup that cannot
+# be (key malformed, tenant key missing or wrapped by another key) fails. Empty: cleartext.
+BACKUP_PLATFORM_KEY = env_str("BACKUP_PLATFORM_KEY", "")
+# The queue of backup and verify jobs, with workers of its own (long, and never in the way of
+# short jobs).
+BACKUP_QUEUE = env_str("BACKUP_QUEUE", "backups")
 # Reports an owner may ask for from the portal per tenant and hour (staff are not limited).
 REPORT_REQUESTS_PER_HOUR = env_int("REPORT_REQUESTS_PER_HOUR", 5, minimum=1)
 

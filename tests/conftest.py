@@ -148,6 +148,7 @@ def artifacts_root(settings: Any, tmp_path: Any) -> Any:
 def _live_cleanup() -> None:
     from artifacts.models import Artifact, DownloadEvent, ShareLink
     from backoffice.models import AuditEntry
+    from backups.models import Backup, Restore, TenantKey
     from beat.models import ScheduleSummary
     from jobs.models import JobRun
     from jobs.tenant_cache import tenant_cache_clear
@@ -174,6 +175,9 @@ def _live_cleanup() -> None:
     JobRun.objects.all().delete()
     DownloadEvent.objects.all().delete()
     ShareLink.objects.all().delete()
+    Restore.objects.all().delete()
+    Backup.objects.all().delete()  # before the artifacts they protect
+    TenantKey.objects.all().delete()
     Artifact.objects.all().delete()
     ScheduleSummary.objects.all().delete()
     AuditEntry.objects.all().delete()
@@ -214,7 +218,7 @@ def celery_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any
 
     with django_db_blocker.unblock(), start_worker(
         app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING",
-        shutdown_timeout=10, queues=["short", "long", "backups"],
+        shutdown_timeout=10, queues=["short", "long", settings.BACKUP_QUEUE],
     ) as worker:  # fmt: skip
         yield worker
 
