@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -14,6 +15,7 @@ from django_celery_beat.models import IntervalSchedule
 from django_tenants.utils import schema_context
 
 from backoffice.models import AuditEntry
+from backups import age
 from backups.archive import ArchiveError
 from backups.models import Backup, Restore
 from backups.restore import RestoreRefused, backup_restore, backup_restore_as_new
@@ -149,13 +151,16 @@ def test_a_backup_from_a_newer_migration_state_is_refused_before_anything_change
     assert Tenant.objects.get(pk=acme.pk).status == Tenant.Status.ACTIVE
 
 
+@pytest.mark.parametrize("encrypted", [False, True])
 def test_a_corrupted_archive_is_refused_and_the_tenant_is_left_as_it_was(
-    artifacts_root: Path,
+    artifacts_root: Path, settings: Any, encrypted: bool
 ) -> None:
+    if encrypted:
+        settings.BACKUP_PLATFORM_KEY = age.identity_generate()
     acme = Tenant.objects.get(slug="acme")
     _marker("acme", 121)
     backup = _backup(acme)
-    assert backup.artifact is not None
+    assert backup.artifact is not None and backup.encrypted == encrypted
     stored = artifacts_root / backup.artifact.storage_key
     data = bytearray(stored.read_bytes())
     data[len(data) // 2] ^= 0xFF
