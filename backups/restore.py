@@ -59,8 +59,10 @@ logger = logging.getLogger(__name__)
 
 SCRATCH_PREFIX = "_restore_"
 _SCRATCH_RE = re.compile(r"^_restore_(\d+)(?:_old)?$")
-# pg_advisory_lock(class, restore id): held by the process running that restore.
+# pg_advisory_lock(class, id): the process running a restore holds its restore's lock, and the
+# lock of the tenant it restores into (one restore of a tenant at a time).
 _RUN_LOCK_CLASS = 7_340_013
+_TENANT_LOCK_CLASS = 7_340_014
 # Tenants we restore into; the restore puts them back to this status afterwards. An archived
 # tenant is reactivated first (its admin is read-only, its schedules do not run).
 RESTORABLE = (Tenant.Status.ACTIVE, Tenant.Status.SUSPENDED)
@@ -115,10 +117,12 @@ def backup_restore(
         backup=backup, target=target, as_new=False, requested_by=requested_by,
         job_task_id=job_task_id, previous_status=target.status,
     ) as restore:  # fmt: skip
+        moved = False  # whether this restore put the tenant in "restoring" (and must undo it)
         try:
             restore_status_move(
                 target.pk, expected=[restore.previous_status], new=Tenant.Status.RESTORING
             )
+            moved = True
             report(1, "safety backup")
             safety = backup_create(
                 target, kind=Backup.Kind.SAFETY, requested_by=requested_by,
@@ -136,7 +140,7 @@ def backup_restore(
             report(4, "swapping")
             _swap(restore)
         except BaseException as exc:
-            _fail(restore, exc)
+            _fail(restore, exc, status_ours=moved)
             raise
     try:
         _schema_drop(trash_name(restore.pk))
@@ -181,7 +185,7 @@ def backup_restore_as_new(
             report(4, "creating the tenant")
             _make_tenant(restore, slug=slug, name=name, domain=domain)
         except BaseException as exc:
-            _fail(restore, exc)
+            _fail(restore, exc, status_ours=False)
             raise
     report(STEPS, "done")
     _audit(restore, "restore.succeeded", duration_s=restore.duration_s, new_tenant=slug)
@@ -276,7 +280,9 @@ def _restore_begin(
                 backup=backup, target=target, as_new=as_new, requested_by=requested_by,
                 job_task_id=job_task_id, previous_status=previous_status,
             )  # fmt: skip
-            _lock_take(lock, restore.pk, wait=True)
+            _lock_take(lock, _RUN_LOCK_CLASS, restore.pk, wait=True)
+            if not as_new and not _lock_take(lock, _TENANT_LOCK_CLASS, target.pk, wait=False):
+                raise RestoreRefused(f"Another restore of {target.slug} is running.")
         _audit(
             restore, "restore.start", backup=backup.pk, as_new=as_new,
             backup_taken_at=backup.started_at.isoformat(), **({"slug": slug} if slug else {}),
@@ -383,12 +389,12 @@ def _make_tenant(restore: Restore, *, slug: str, name: str | None, domain: str |
     _audit(restore, "restore.as_new", new_tenant=tenant.slug, new_tenant_id=tenant.pk)
 
 
-def _fail(restore: Restore, exc: BaseException) -> None:
+def _fail(restore: Restore, exc: BaseException, *, status_ours: bool) -> None:
     """Put everything back as it was, then record the failure. If putting back fails too, the
     row stays running: once this process lets go of its lock, the recovery finishes the job."""
     logger.warning("restore %s failed: %r", restore.pk, exc)
     try:
-        _undo(restore)
+        _undo(restore, status_ours=status_ours)
     except Exception:
         logger.exception("restore %s: could not put things back; left to the recovery", restore.pk)
         return
@@ -397,7 +403,8 @@ def _fail(restore: Restore, exc: BaseException) -> None:
     _audit(restore, "restore.failed", error=restore.error)
 
 
-def _undo(restore: Restore) -> None:
+def _undo(restore: Restore, *, status_ours: bool) -> None:
+    """Drop the restore's schemas; put the tenant's status back if this restore changed it."""
     if connection.in_atomic_block:
         raise RuntimeError("a restore is undone outside any transaction")
     if connection.connection is not None and not connection.is_usable():
@@ -405,7 +412,7 @@ def _undo(restore: Restore) -> None:
     connection_tenant_set(None)
     _schema_drop(scratch_name(restore.pk))
     _schema_drop(trash_name(restore.pk))  # none unless a swap committed (it is then not undone)
-    if not restore.as_new:
+    if status_ours and not restore.as_new:
         tenant = Tenant.objects.get(pk=restore.target_id)
         if tenant.status == Tenant.Status.RESTORING:
             restore_status_move(
@@ -461,20 +468,28 @@ def restores_recover() -> list[int]:
         for restore in Restore.objects.filter(state=Restore.State.RUNNING).select_related(
             "target", "backup"
         ):
-            if not _lock_take(lock, restore.pk, wait=False):
+            if not _lock_take(lock, _RUN_LOCK_CLASS, restore.pk, wait=False):
                 continue  # alive: its process holds the lock
+            tenant_free = False
             try:
                 restore.refresh_from_db()
                 if restore.state != Restore.State.RUNNING:
                     continue
-                _undo(restore)
+                # "restoring" is the dead restore's doing unless a live restore of the same
+                # tenant holds the tenant's lock (it then owns the status).
+                tenant_free = not restore.as_new and _lock_take(
+                    lock, _TENANT_LOCK_CLASS, restore.target_id, wait=False
+                )
+                _undo(restore, status_ours=tenant_free)
                 restore.error = "Interrupted: the process running the restore stopped (killed, "
                 restore.error += "or lost its database). The tenant was left as it was."
                 _finish(restore, Restore.State.FAILED)
                 _audit(restore, "restore.recovered", error=restore.error)
                 recovered.append(restore.pk)
             finally:
-                _lock_release(lock, restore.pk)
+                if tenant_free:
+                    _lock_release(lock, _TENANT_LOCK_CLASS, restore.target_id)
+                _lock_release(lock, _RUN_LOCK_CLASS, restore.pk)
         _leftovers_drop()
     return recovered
 
@@ -511,14 +526,14 @@ def _lock_connection() -> Iterator[psycopg.Connection[Any]]:
         lock.close()
 
 
-def _lock_take(lock: psycopg.Connection[Any], restore_id: int, *, wait: bool) -> bool:
+def _lock_take(lock: psycopg.Connection[Any], cls: int, key: int, *, wait: bool) -> bool:
     function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
-    row = lock.execute(f"SELECT {function}(%s, %s)", [_RUN_LOCK_CLASS, restore_id]).fetchone()
+    row = lock.execute(f"SELECT {function}(%s, %s)", [cls, key]).fetchone()
     return wait or bool(row and row[0])
 
 
-def _lock_release(lock: psycopg.Connection[Any], restore_id: int) -> None:
-    lock.execute("SELECT pg_advisory_unlock(%s, %s)", [_RUN_LOCK_CLASS, restore_id])
+def _lock_release(lock: psycopg.Connection[Any], cls: int, key: int) -> None:
+    lock.execute("SELECT pg_advisory_unlock(%s, %s)", [cls, key])
 
 
 # --- small helpers ---------------------------------------------------------------------------

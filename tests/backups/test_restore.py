@@ -198,6 +198,14 @@ def test_what_cannot_be_restored_is_refused_with_words() -> None:
     with pytest.raises(RestoreRefused, match="only a backup that succeeded"):
         backup_restore(failed)
     backup = _backup(acme)
+    # Another process restoring acme holds acme's restore lock: this one does not start.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(7340014, %s)", [acme.pk])
+        try:
+            with pytest.raises(RestoreRefused, match="Another restore of acme is running"):
+                backup_restore(backup)
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(7340014, %s)", [acme.pk])
     Tenant.objects.filter(pk=acme.pk).update(status=Tenant.Status.ARCHIVED)
     with pytest.raises(RestoreRefused, match="acme is archived"):
         backup_restore(backup)
