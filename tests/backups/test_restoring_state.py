@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django_celery_beat.models import PeriodicTask
+from django_tenants.utils import schema_context
 
 from accounts.models import User
 from jobs.api import tenant_fanout
@@ -107,3 +110,14 @@ def test_staff_cannot_move_a_tenant_out_of_restoring(acme: Tenant) -> None:
     for status in ("active", "suspended", "archived"):
         with pytest.raises(TransitionRefused):
             tenant_status_set(tenant=acme, status=status)
+
+
+def test_a_restoring_tenants_admin_is_read_only(operator_client: Client, acme: Tenant) -> None:
+    task = periodic("acme", "beat-during-restore", 0, due=False)
+    Tenant.objects.filter(pk=acme.pk).update(status=Tenant.Status.RESTORING)
+    url = f"/admin/t/acme/django_celery_beat/periodictask/{task.pk}/change/"
+    assert operator_client.get(url).status_code == 200
+    refused = operator_client.post(url, {"name": "changed"})
+    assert refused.status_code == 403 and "being restored" in refused.content.decode()
+    with schema_context("acme"):
+        assert PeriodicTask.objects.filter(name="beat-during-restore").exists()
