@@ -140,6 +140,9 @@ class Restore(models.Model):
         Backup, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    # The tenant's status before the restore put it in "restoring", and after it (whatever
+    # happens, also when a dead restore is recovered by another process). Empty for as_new.
+    previous_status = models.CharField(max_length=20, blank=True)
     # Migrations applied after loading, to bring an older backup to the code's state.
     migrated_forward = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(default=timezone.now)

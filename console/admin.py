@@ -110,7 +110,7 @@ STATUS_STEPS: dict[str, StatusStep] = {
     ),
 }
 # The steps that are jobs (a final backup first): backups.offboarding.
-OFFBOARDING_TASKS = {Tenant.Status.ARCHIVED: tenant_archive_task,
+OFFBOARDING_TASKS: dict[str, Any] = {Tenant.Status.ARCHIVED: tenant_archive_task,
                      Tenant.Status.DELETED: tenant_delete_task}  # fmt: skip
 
 

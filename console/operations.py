@@ -16,7 +16,7 @@ from jobs.models import JobRun
 from jobs.transport import queue_depth
 from saas.celery import LONG_QUEUE, SHORT_QUEUE
 
-REFUSALS = ("TenantMissing", "TenantUnknown", "TenantMismatch")
+REFUSALS = ("TenantMissing", "TenantUnknown", "TenantMismatch", "TenantDeleted")
 
 
 @dataclass(frozen=True)

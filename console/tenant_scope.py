@@ -50,6 +50,14 @@ def tenant_admin_urlconf(slug: str) -> types.ModuleType:
     return module
 
 
+# Statuses whose tenant admin only reads, with what a refused change is told.
+_READ_ONLY = {
+    Tenant.Status.ARCHIVED: "This tenant is archived and read-only. Reactivate it first.",
+    Tenant.Status.RESTORING: "This tenant is being restored and is read-only until the restore "
+    "ends: a change now would be lost.",
+}
+
+
 class TenantAdminScopeMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -77,7 +85,7 @@ class TenantAdminScopeMiddleware:
             user.get_all_permissions()  # fill the permission caches while in public
         signing_out = request.path_info.endswith("/logout/")
         if (
-            tenant.status == Tenant.Status.ARCHIVED
+            tenant.status in _READ_ONLY
             and not signing_out
             and request.method
             not in (
@@ -86,13 +94,12 @@ class TenantAdminScopeMiddleware:
                 "OPTIONS",
             )
         ):
-            # An archived tenant is kept read-only: staff may look, nobody may change it.
+            # An archived tenant is kept read-only: staff may look, nobody may change it. So is
+            # one being restored: a change now would be lost with the schema being replaced.
             if user.is_authenticated:
                 audit_record_request(request, action="denied", tenant=tenant,
-                                     detail={"method": request.method, "path": request.path, "why": "archived"})  # fmt: skip
-            return HttpResponseForbidden(
-                "This tenant is archived and read-only. Reactivate it first."
-            )
+                                     detail={"method": request.method, "path": request.path, "why": tenant.status})  # fmt: skip
+            return HttpResponseForbidden(_READ_ONLY[tenant.status])
         request.admin_tenant = tenant  # type: ignore[attr-defined]
         request.urlconf = tenant_admin_urlconf(slug)  # type: ignore[assignment]  # a module works too
         if user.is_authenticated and user.is_staff and request.session.get(_SESSION_KEY) != slug:

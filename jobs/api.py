@@ -88,12 +88,13 @@ def tenant_fanout(
 ) -> list[str]:
     """Send `task` once for every active tenant, spread evenly over `window_s` seconds (default
     TENANT_FANOUT_WINDOW_S) so a nightly job does not hit every schema in the same second.
-    Tenants that are not active are skipped."""
+    Suspended, archived and provisioning tenants are skipped; a tenant being restored gets its
+    job, which waits for the restore to end (jobs.base)."""
     window = settings.TENANT_FANOUT_WINDOW_S if window_s is None else window_s
     if window > settings.CELERY_MAX_TASK_DELAY_S:
         raise ValueError("the fan-out window exceeds CELERY_MAX_TASK_DELAY_S")
     tenants = list(
-        Tenant.objects.filter(status=Tenant.Status.ACTIVE)
+        Tenant.objects.filter(status__in=[Tenant.Status.ACTIVE, Tenant.Status.RESTORING])
         .exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
         .order_by("pk")
     )

@@ -39,6 +39,7 @@ from jobs.delivery import requeue_on_lost_database, send_after_commit
 from jobs.errors import (
     TRANSIENT_ERRORS,
     JobSkipped,
+    TenantDeleted,
     TenantMismatch,
     TenantMissing,
     TenantTaskError,
@@ -52,7 +53,7 @@ from jobs.headers import (
     ref_from,
     slug_for,
 )
-from jobs.refs import context_tenant_ref, running_task_ref, signature_stamp
+from jobs.refs import context_tenant_ref, request_ref, running_task_ref, signature_stamp
 from jobs.signals import tenant_task_started
 from jobs.tenant_cache import tenant_lookup
 from jobs.transport import RESEND_PRIORITY
@@ -163,15 +164,29 @@ class TrackedTask(Task[P, R]):
             raise
 
     def resend(
-        self, task_id: str, args: Any, kwargs: Any, *, ref: Mapping[str, Any], queue: str | None
+        self,
+        task_id: str,
+        args: Any,
+        kwargs: Any,
+        *,
+        ref: Mapping[str, Any],
+        queue: str | None,
+        countdown: float | None = None,
+        retries: int = 0,
+        priority: int | None = RESEND_PRIORITY,
     ) -> None:
         """Send a job that has its JobRun already once more, with the same id, ahead of every
         first send (RESEND_PRIORITY): after a fault it runs next, not behind the backlog. Its
         row is not written: the next attempt finds it, and the per-attempt guard makes a copy
-        that arrives twice a no-op."""
-        options: dict[str, Any] = {"priority": RESEND_PRIORITY, "headers": dict(ref)}
+        that arrives twice a no-op. (A job deferred while its tenant is restored goes again
+        later, at its normal priority, keeping its retry count.)"""
+        options: dict[str, Any] = {"headers": dict(ref), "retries": retries}
+        if priority is not None:
+            options["priority"] = priority
         if queue:
             options["queue"] = queue
+        if countdown:
+            options["countdown"] = countdown
         Task.apply_async(self, tuple(args or ()), dict(kwargs or {}), task_id, **options)
 
     def _target_ref(
@@ -303,6 +318,9 @@ class TenantTask(TrackedTask[P, R]):
     abstract = True
     #: A tenant still provisioning: retry this many times with backoff before failing.
     provisioning_max_retries = 5
+    #: Run even while the tenant is being restored (the restore job itself); every other tenant
+    #: task waits for the restore to finish.
+    runs_while_restoring = False
 
     def delay_for(self, tenant: Tenant, *args: P.args, **kwargs: P.kwargs) -> AsyncResult[R]:
         """`delay` for an explicit tenant, from anywhere (the public admin, a platform task)."""
@@ -365,7 +383,25 @@ class TenantTask(TrackedTask[P, R]):
             raise Ignore()
         if tenant.status == Tenant.Status.PROVISIONING:
             self._defer_until_active(tenant, request)
+        if tenant.status == Tenant.Status.RESTORING and not self.runs_while_restoring:
+            self._defer_until_restored(tenant, request)
         return tenant
+
+    def _defer_until_restored(self, tenant: Tenant, request: Any) -> None:
+        """Send the job again a little later, as it is (same id, arguments and retry count),
+        until the restore is over: deferred, not dropped. Not a Celery retry: that would spend
+        the job's retry budget, and a large restore outlasts any retry schedule. A restore
+        that dies is put back by the backups' recovery, so the wait ends."""
+        waiting = TenantTaskError(f"tenant {tenant.slug} is being restored; the job waits for it")
+        if self.track:
+            bookkeeping.jobrun_finished(task_id=request.id, state="retrying", exc=waiting)
+        self.resend(
+            str(request.id), request.args, request.kwargs, ref=request_ref(request),
+            queue=(request.delivery_info or {}).get("routing_key"),
+            countdown=min(settings.RESTORING_DEFER_S, settings.CELERY_MAX_TASK_DELAY_S),
+            retries=request.retries, priority=None,
+        )  # fmt: skip
+        raise Ignore()
 
     def _defer_until_active(self, tenant: Tenant, request: Any) -> None:
         if request.retries >= self.provisioning_max_retries:
@@ -393,6 +429,11 @@ class TenantTask(TrackedTask[P, R]):
             raise TenantMismatch(
                 f"{self.name}[{request.id}]: tenant {tenant_id} is schema {tenant.schema_name!r}, "
                 f"the message says {schema!r}."
+            )
+        if tenant.status == Tenant.Status.DELETED:
+            raise TenantDeleted(
+                f"{self.name}[{request.id}]: tenant {tenant.slug} was deleted (its schema is "
+                "gone); refusing to run."
             )
         return tenant
 

@@ -27,6 +27,10 @@ class TenantMismatch(TenantTaskError):
     pass
 
 
+class TenantDeleted(TenantTaskError):
+    """The tenant was offboarded: its schema is gone (backups.offboarding)."""
+
+
 class JobSkipped(Exception):
     """Raised by a task body that decided not to do its work (another run holds the lock):
     the JobRun is closed as `skipped` with this reason and `result`, and the task returns

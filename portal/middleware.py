@@ -1,5 +1,5 @@
 """Who may be on a tenant's domain at all: the tenant must be active and the signed-in user one
-of its members. Checked on every request, so suspending a tenant or removing a member takes
+of its members (a tenant being restored shows a maintenance page on every path). Checked on every request, so suspending a tenant or removing a member takes
 effect at once, without waiting for sessions to expire. The membership found is kept on the
 request (`request.membership`, None when signed out): the pages read the role from it. Times
 are shown in the tenant's time zone."""
@@ -17,9 +17,28 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from portal.downloads import is_download_path, middleware_refuse
-from tenants.models import Membership
+from tenants.models import Membership, Tenant
 
 _OPEN_PATHS = ("/healthz",)
+MAINTENANCE_RETRY_AFTER_S = 60
+
+
+def _maintenance(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """The page every path answers while the tenant is being restored (backups.restore). It
+    reads nothing in the tenant's schema, not even the session: that schema is being swapped.
+    Nobody is signed out here; the restore ends every session when it swaps."""
+    response = TemplateResponse(
+        request,
+        "portal/maintenance.html",
+        {"tenant": tenant, "retry_after": MAINTENANCE_RETRY_AFTER_S},
+        status=503,
+    )
+    response["Retry-After"] = str(MAINTENANCE_RETRY_AFTER_S)
+    response["Cache-Control"] = "no-store"
+    # Expected while it lasts, not a server error: Django's request logger would write one
+    # ERROR line per page view (it skips a response marked as logged).
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response.render()
 
 
 class TenantAccessMiddleware:
@@ -32,6 +51,8 @@ class TenantAccessMiddleware:
             return self.get_response(request)
         if request.path_info.startswith(_OPEN_PATHS):
             return self.get_response(request)
+        if tenant.status == Tenant.Status.RESTORING:
+            return _maintenance(request, tenant)
         if not tenant.is_active:
             if is_download_path(request.path_info):
                 response = middleware_refuse(request, tenant, f"tenant {tenant.status}")

@@ -350,6 +350,12 @@ CELERY_TASK_DEFAULT_PRIORITY = 3
 
 # Task framework (jobs/).
 TENANT_CACHE_TTL_S = env_int("TENANT_CACHE_TTL_S", 2, minimum=0)  # status changes seen within
+# A tenant task sent while its tenant is being restored waits this long (at most
+# CELERY_MAX_TASK_DELAY_S) before it looks again (jobs.base: deferred, never dropped).
+RESTORING_DEFER_S = env_int("RESTORING_DEFER_S", 30, minimum=1)
+# The restore's swap waits this long for transactions still holding the tenant's tables, then
+# fails (the tenant untouched) rather than waiting forever (backups.restore).
+RESTORE_SWAP_LOCK_TIMEOUT_S = env_int("RESTORE_SWAP_LOCK_TIMEOUT_S", 30, minimum=1)
 TENANT_FANOUT_WINDOW_S = env_int("TENANT_FANOUT_WINDOW_S", 300, minimum=0)
 JOBRUN_RETENTION_DAYS = env_int("JOBRUN_RETENTION_DAYS", 30, minimum=1)
 # Delivery (jobs/reconcile.py): each worker's main process writes a heartbeat naming the task ids
@@ -386,6 +392,8 @@ ALERT_STORAGE_PERCENT = env_int("ALERT_STORAGE_PERCENT", 90, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "jobruns-reap": {"task": "backoffice.tasks.jobruns_reap_task", "schedule": 60.0},
     "jobruns-prune": {"task": "backoffice.tasks.jobruns_prune_task", "schedule": 3600.0},
+    # Puts back what a restore whose process died left (its tenant stuck "restoring").
+    "backup-restores-recover": {"task": "backups.tasks.restores_recover_task", "schedule": 60.0},
     "schedule-changes-prune": {
         "task": "schedules.tasks.schedule_changes_prune_task",
         "schedule": 3600.0,

@@ -75,8 +75,12 @@ def tenant_defaults_apply(*, tenant: Tenant) -> None:
 _ALLOWED_TRANSITIONS = {
     Tenant.Status.ACTIVE: {Tenant.Status.SUSPENDED, Tenant.Status.ARCHIVED},
     Tenant.Status.SUSPENDED: {Tenant.Status.ACTIVE, Tenant.Status.ARCHIVED},
-    Tenant.Status.ARCHIVED: {Tenant.Status.ACTIVE},
+    # Deleting (backups.offboarding) is only from archived, and final.
+    Tenant.Status.ARCHIVED: {Tenant.Status.ACTIVE, Tenant.Status.DELETED},
     Tenant.Status.PROVISIONING: set(),
+    # Only the restore that put a tenant in this state takes it out (backups.restore).
+    Tenant.Status.RESTORING: set(),
+    Tenant.Status.DELETED: set(),
 }
 
 

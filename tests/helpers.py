@@ -581,3 +581,60 @@ def schema_shape(schema: str, *, times: bool = False) -> dict[str, list[tuple[An
             cursor.execute(f'SELECT {columns} FROM "{schema}"."{table}"')
             shape[f"rows:{table}"] = sorted(tuple(map(str, r)) for r in cursor.fetchall())
     return shape
+
+
+# --- Restores ------------------------------------------------------------------------------------
+def schema_fingerprint(schema: str) -> dict[str, Any]:
+    """What a restore elsewhere must leave byte-identical in `schema`: the schema's and its
+    relations' identities (oid, relfilenode: the very objects, not copies) and every table's
+    rows in full, timestamps included, and every sequence's position."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", [schema])
+        (namespace,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT relname, relkind, oid, relfilenode FROM pg_class WHERE relnamespace = %s "
+            "ORDER BY relname",
+            [namespace],
+        )
+        relations = cursor.fetchall()
+        contents: dict[str, Any] = {}
+        for name, kind, *_ in relations:
+            if kind == "r":
+                cursor.execute(
+                    f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), "
+                    f'\'\')) FROM "{schema}"."{name}" t'
+                )
+                contents[name] = cursor.fetchone()
+            elif kind == "S":
+                cursor.execute(f'SELECT last_value, is_called FROM "{schema}"."{name}"')
+                contents[name] = cursor.fetchone()
+    return {"namespace": namespace, "relations": relations, "contents": contents}
+
+
+def scratch_schemas() -> list[str]:
+    """Restores' scratch and trash schemas still in the database."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, '_restore_')")
+        return sorted(name for (name,) in cursor.fetchall())
+
+
+def restores_clean() -> None:
+    """After a test that restored: the registry's rows, tenants made by restore-as-new (rows
+    and schemas) and any scratch schema, so that live_db's own cleanup can run."""
+    from backoffice.models import AuditEntry
+    from backups.models import Backup, Restore, TenantKey
+    from jobs.tenant_cache import tenant_cache_clear
+
+    connection_tenant_set(None)
+    extra = list(Tenant.objects.exclude(slug__in=["public", "acme", "globex"]))
+    Restore.objects.all().delete()
+    Backup.objects.all().delete()
+    TenantKey.objects.exclude(tenant__slug__in=["acme", "globex"]).delete()
+    AuditEntry.objects.filter(tenant__in=extra).delete()
+    with connection.cursor() as cursor:
+        for name in scratch_schemas() + [t.schema_name for t in extra]:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    for tenant in extra:
+        tenant.delete()
+    Tenant.objects.filter(slug__in=["acme", "globex"]).update(status=Tenant.Status.ACTIVE)
+    tenant_cache_clear()

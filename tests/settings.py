@@ -30,6 +30,8 @@ os.environ.setdefault("JOBS_RECONCILE_GRACE_S", "3")
 os.environ.setdefault("JOBS_RECONCILE_INTERVAL_S", "2")
 os.environ.setdefault("JOBS_DB_RETRY_S", "6")
 os.environ.setdefault("BEAT_SEND_RETRY_S", "0")
+# A job of a tenant being restored looks again after this (seconds): tests wait for it.
+os.environ.setdefault("RESTORING_DEFER_S", "1")
 # Whole files are streamed by Python in tests (the path with the hashing and byte counting);
 # the sendfile hand-off has its own test (tests/artifacts/test_serving.py).
 os.environ.setdefault("ARTIFACTS_SENDFILE", "0")

@@ -180,3 +180,16 @@ def test_every_portal_page_has_no_serious_accessibility_violation(
         "otto@example.com was removed; 0 sessions ended."
     )
     axe_check(page, "members-removed")
+
+
+def test_a_tenant_being_restored_shows_its_maintenance_page(
+    page: Page, server: Server, portal_alice: User
+) -> None:
+    acme = _acme()
+    portal_sign_in(page, server, acme, portal_alice)
+    Tenant.objects.filter(pk=acme.pk).update(status=Tenant.Status.RESTORING)
+    response = page.goto(server.tenant_url(acme, "/downloads/"))
+    assert response is not None and response.status == 503
+    expect(page.get_by_role("heading", level=1)).to_have_text("Down for maintenance")
+    expect(page.get_by_role("main")).to_contain_text("being restored from a backup")
+    axe_check(page, "maintenance")

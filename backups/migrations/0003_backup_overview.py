@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("backups", "0001_initial"),
+        ("backups", "0002_restore_previous_status"),
         ("tenants", "0008_tenant_restoring_deleted"),
     ]
 
