@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from backups.tasks import tenant_archive_task, tenant_delete_task
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -33,6 +32,7 @@ from backoffice.sites import staff_site
 from backoffice.times import time_html
 from backups.admin import BackupInline, BackupPolicyInline
 from backups.requests import backup_request
+from backups.tasks import tenant_archive_task, tenant_delete_task
 from beat.models import ScheduleSummary
 from console.tasks import tenant_defaults_apply_task, tenant_tables_count_task
 from console.tenant_scope import tenant_admin_url

@@ -383,8 +383,16 @@ def database_outage() -> Iterator[None]:
 # The management forms of the tenant page's tabs (console/admin.py), for tests that post it.
 TENANT_PAGE_INLINES = {
     f"{prefix}-{field}": "0"
-    for prefix in ("domains", "memberships", "schedulesummary", "jobrun", "reports", "backup",
-                   "backup_policy", "artifact")
+    for prefix in (
+        "domains",
+        "memberships",
+        "schedulesummary",
+        "jobrun",
+        "reports",
+        "backup",
+        "backup_policy",
+        "artifact",
+    )
     for field in ("TOTAL_FORMS", "INITIAL_FORMS")
 }
 

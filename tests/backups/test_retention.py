@@ -109,19 +109,19 @@ def test_apply_deletes_the_bytes_of_what_the_rule_drops_and_only_in_that_tenant(
     days = [now - dt.timedelta(days=d, hours=2) for d in range(5)]  # today and 4 days back
     acme_backups = [_stored_backup(acme, when) for when in days]
     held = _stored_backup(acme, now - dt.timedelta(days=30))
-    Artifact.objects.filter(pk=held.artifact_id).update(legal_hold=True)
+    Artifact.objects.filter(backup=held).update(legal_hold=True)
     globex_backups = [_stored_backup(globex, when) for when in days]
 
     deleted = backups_retention_apply(tenant=acme, now=now)
 
     assert set(deleted) == {b.pk for b in acme_backups[2:]}
     for backup in acme_backups[2:]:
-        artifact = Artifact.objects.get(pk=backup.artifact_id)
+        artifact = Artifact.objects.get(backup=backup)
         assert artifact.deleted_at is not None and artifact.deleted_reason == "backup retention"
         assert not (artifacts_root / artifact.storage_key).exists()
         assert Backup.objects.filter(pk=backup.pk).exists()  # the row stays: history
     for backup in [*acme_backups[:2], held, *globex_backups]:
-        artifact = Artifact.objects.get(pk=backup.artifact_id)
+        artifact = Artifact.objects.get(backup=backup)
         assert artifact.deleted_at is None and (artifacts_root / artifact.storage_key).exists()
     assert AuditEntry.objects.filter(action="backup.retention_delete", tenant=acme).count() == 3
     assert backups_retention_apply(tenant=acme, now=now) == []  # nothing left to drop

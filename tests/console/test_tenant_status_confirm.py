@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from backoffice.models import AuditEntry
+from jobs.models import JobRun
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
@@ -38,9 +39,33 @@ def test_archive_wants_the_slug_typed(operator_client: Client, acme: Tenant) -> 
     assert "Type the tenant" in wrong.content.decode()
     acme.refresh_from_db()
     assert acme.status == "active"
-    operator_client.post(LIST, {**base, "confirm_slug": "acme"})
+    started = operator_client.post(LIST, {**base, "confirm_slug": "acme"})
+    # Archiving is a job that takes a final backup first (backups.offboarding, tested there):
+    # the page lands on it; the tenant is archived when it has run.
+    job = JobRun.objects.get(task_name="backups.tasks.tenant_archive_task")
+    assert started.status_code == 302 and started["Location"].endswith(f"/{job.pk}/change/")
+    assert job.kwargs["tenant_id"] == acme.pk
     acme.refresh_from_db()
-    assert acme.status == "archived"
+    assert acme.status == "active"
+    assert AuditEntry.objects.filter(action="tenant.archived.start", tenant_slug="acme").exists()
+
+
+def test_delete_is_offered_only_for_an_archived_tenant_and_wants_the_slug(
+    operator_client: Client, viewer_client: Client, acme: Tenant
+) -> None:
+    page = f"/admin/tenants/tenant/{acme.pk}/delete-tenant/"
+    refused = operator_client.get(page, follow=True)
+    assert "only an archived tenant can be deleted" in refused.content.decode()
+    assert viewer_client.get(page).status_code in (302, 403)
+    Tenant.objects.filter(pk=acme.pk).update(status=Tenant.Status.ARCHIVED)
+    asked = operator_client.get(page)
+    assert asked.status_code == 200 and "schema is dropped" in asked.content.decode()
+    wrong = operator_client.post(page, {"confirmed": "yes", "confirm_slug": "acm"})
+    assert "Type the tenant" in wrong.content.decode()
+    assert not JobRun.objects.filter(task_name="backups.tasks.tenant_delete_task").exists()
+    operator_client.post(page, {"confirmed": "yes", "confirm_slug": "acme"})
+    job = JobRun.objects.get(task_name="backups.tasks.tenant_delete_task")
+    assert job.kwargs["tenant_id"] == acme.pk
 
 
 def test_archive_is_one_tenant_at_a_time(

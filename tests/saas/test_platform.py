@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import shlex
@@ -237,7 +238,7 @@ def test_make_up_starts_a_worker_for_every_queue() -> None:
     consumed = {
         queue
         for command in stack.PROCESSES.values()
-        for flag, value in zip(command, command[1:], strict=False)
+        for flag, value in itertools.pairwise(command)
         if flag == "-Q"
         for queue in value.split(",")
     }
