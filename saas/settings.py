@@ -399,6 +399,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     # Tenants' own cleanups are in their default schedules (each app's AppConfig.default_schedules).
+    # Backups' retention for every tenant, then deleted tenants' backups past their keeping.
+    "backups-upkeep": {
+        "task": "backups.tasks.backups_upkeep_task",
+        "schedule": crontab(hour=5, minute=30),
+    },
     "artifacts-retention": {
         "task": "artifacts.tasks.artifacts_retention_task",
         "schedule": crontab(hour=3, minute=40),

@@ -94,5 +94,7 @@ def test_delete_only_from_archived_then_drops_the_schema_and_keeps_the_backups(
     assert not Backup.objects.filter(tenant=leaving, artifact__deleted_at__isnull=True).exists()
     key = TenantKey.objects.filter(tenant=leaving).first()
     assert key is None or (key.is_destroyed and key.wrapped_identity == "")
-    assert AuditEntry.objects.filter(action="tenant.backups_shredded", tenant_slug="leaving").exists()
+    assert AuditEntry.objects.filter(
+        action="tenant.backups_shredded", tenant_slug="leaving"
+    ).exists()
     assert backups_retention_apply(tenant=leaving) == []
