@@ -464,7 +464,10 @@ class BackupInline(ReadOnlyTab):
 
     @admin.display(description="Taken (tenant's zone)")
     def taken(self, obj: Backup) -> str:
-        return time_html(obj.started_at, zone=obj.tenant.timezone)
+        # The backup's page (its manifest and actions: verify, restore, download, hold).
+        url = reverse("admin:backups_backup_change", args=[obj.pk], current_app="admin")
+        return format_html('<a class="underline" href="{}">{}</a>', url,
+                           time_html(obj.started_at, zone=obj.tenant.timezone))  # fmt: skip
 
     @admin.display(description="State")
     def state_words(self, obj: Backup) -> str:
@@ -495,6 +498,6 @@ class BackupPolicyInline(StackedInline):
     extra = 1
     max_num = 1
     can_delete = False
-    verbose_name = "retention policy"
+    verbose_name = "backup retention"
     verbose_name_plural = "Backup retention"
     fields = ["keep_daily", "keep_weekly", "keep_monthly"]
