@@ -30,7 +30,7 @@ def test_each_tenant_backs_up_nightly_at_its_own_time_in_its_zone(acme: Tenant,
         assert nightly.task == "backups.tasks.backup_create_task" and nightly.enabled
         assert nightly.kwargs == '{"kind": "scheduled"}'
         assert _cron(nightly) == cron_spread("0 1 * * *", tenant.schema_name, 240)
-        assert str(nightly.crontab.timezone) == tenant.timezone  # type: ignore[union-attr]
+        assert str(nightly.crontab.timezone) == tenant.timezone
         minute, hour = (int(f) for f in _cron(nightly).split()[:2])
         assert 60 <= hour * 60 + minute < 300  # inside 01:00-05:00
         assert verify.task == "backups.tasks.backup_verify_latest_task"
