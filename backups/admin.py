@@ -18,7 +18,7 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, StackedInline
 from unfold.decorators import action
 from unfold.widgets import INPUT_CLASSES
@@ -49,7 +49,7 @@ def _seconds(value: float | None) -> str:
 
 def verification_html(obj: Backup) -> str:
     if obj.verification == Backup.Verification.PASSED:
-        return format_html("✓ verified {}", time_html(obj.verified_at))
+        return format_html("✓ verified {}", time_html(obj.verified_at, zone=obj.tenant.timezone))
     if obj.verification == Backup.Verification.FAILED:
         return format_html('<span class="text-red-600 font-semibold">✗ {}</span>',
                            obj.verify_error[:120] or "verification failed")  # fmt: skip
@@ -99,7 +99,8 @@ class BackupAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     date_hierarchy = "started_at"
     fields = ["tenant", "kind", "state_words", "started", "finished", "duration", "size_words",
               "method", "encryption", "schema_name", "verification_words", "verify_time",
-              "requested_by", "job_link", "download_link", "manifest_pretty"]  # fmt: skip
+              "requested_by", "job_link", "download_link", "tables_summary", "versions_summary",
+              "manifest_pretty"]  # fmt: skip
     readonly_fields = fields
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
@@ -153,12 +154,31 @@ class BackupAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
         request = getattr(self, "_request", None)
         return download_html(request, obj) if request is not None else "—"
 
+    @admin.display(description="Tables (rows)")
+    def tables_summary(self, obj: Backup) -> str:
+        tables = obj.manifest.get("tables") or []
+        if not tables:
+            return "—"
+        return format_html_join(
+            ", ", "{} ({})", ((t.get("name", "?"), t.get("rows", "?")) for t in tables)
+        )
+
+    @admin.display(description="Versions and migrations")
+    def versions_summary(self, obj: Backup) -> str:
+        versions = obj.manifest.get("versions") or {}
+        migrations = obj.manifest.get("migrations") or []
+        text = ", ".join(f"{k} {v}" for k, v in versions.items())
+        return f"{text}; {len(migrations)} migrations applied" if text else "—"
+
     @admin.display(description="Manifest")
     def manifest_pretty(self, obj: Backup) -> str:
         if not obj.manifest:
             return "—"
         return format_html(
-            '<pre class="whitespace-pre-wrap text-xs">{}</pre>', json.dumps(obj.manifest, indent=2)
+            '<details><summary class="cursor-pointer underline">The whole manifest (JSON: '
+            "every part's sha256, the migration state, the sequences)</summary>"
+            '<pre class="whitespace-pre-wrap text-xs mt-2">{}</pre></details>',
+            json.dumps(obj.manifest, indent=2),
         )
 
     def change_view(

@@ -16,6 +16,7 @@ import io
 import logging
 import secrets
 import time
+import zoneinfo
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
@@ -59,6 +60,20 @@ def _encrypted(chunks: Iterable[bytes], recipient: str) -> Iterator[bytes]:
     yield encryptor.finish()
 
 
+TITLES = {
+    Backup.Kind.SCHEDULED: "Nightly backup",
+    Backup.Kind.MANUAL: "On-demand backup",
+    Backup.Kind.SAFETY: "Safety backup (before a restore)",
+    Backup.Kind.FINAL: "Final backup (offboarding)",
+}
+
+
+def backup_title(backup: Backup, tenant: Tenant) -> str:
+    """What people see in lists: the kind in words and the time in the tenant's own zone."""
+    local = backup.started_at.astimezone(zoneinfo.ZoneInfo(tenant.timezone))
+    return f"{TITLES[Backup.Kind(backup.kind)]} of {tenant.name}, {local:%Y-%m-%d %H:%M %Z}"
+
+
 def backup_filename(tenant: Tenant, at: dt.datetime, *, encrypted: bool) -> str:
     return f"{tenant.slug}-{at:%Y%m%d-%H%M%S}Z.tar.zst" + (".age" if encrypted else "")
 
@@ -89,7 +104,7 @@ def backup_create(
         at = backup.started_at.astimezone(dt.UTC)
         artifact = artifact_write(
             tenant=tenant, kind=Artifact.Kind.BACKUP,
-            title=f"{backup.get_kind_display()} backup of {tenant.name}, {at:%Y-%m-%d %H:%M} UTC",
+            title=backup_title(backup, tenant),
             filename=backup_filename(tenant, at, encrypted=recipient is not None),
             content=content,
             content_type="application/octet-stream" if recipient else "application/zstd",

@@ -189,6 +189,7 @@ UNFOLD: dict[str, Any] = {
     "SHOW_HISTORY": True,
     "BORDER_RADIUS": "6px",
     "STYLES": ["/static/console/admin.css"],
+    "SCRIPTS": ["/static/console/admin.js"],
     "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": "/favicon.svg"}],
     "SIDEBAR": {
         "show_search": True,
