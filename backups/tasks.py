@@ -13,7 +13,8 @@ from django.conf import settings
 
 from accounts.models import User
 from backups.models import Backup, Restore
-from backups.restore import backup_restore, backup_restore_as_new, restores_recover
+from backups.restore import backup_restore, backup_restore_as_new
+from backups.restore_recovery import restores_recover
 from backups.services import BackupFailed, backup_create, backup_verify
 from jobs.api import platform_task, task_enqueue, tenant_task
 from tenants.context import connection_tenant
