@@ -12,7 +12,8 @@ from typing import Any
 from accounts.models import User
 from backups.models import Backup, Restore
 from backups.offboarding import deleted_tenants_shred, tenant_archive, tenant_delete
-from backups.restore import backup_restore, backup_restore_as_new, restores_recover
+from backups.restore import backup_restore, backup_restore_as_new
+from backups.restore_recovery import restores_recover
 from backups.retention import backups_retention_apply
 from backups.services import BackupFailed, backup_create, backup_verify
 from jobs.api import platform_task, task_enqueue, tenant_task

@@ -18,7 +18,8 @@ from backoffice.models import AuditEntry
 from backups import age
 from backups.archive import ArchiveError
 from backups.models import Backup, Restore
-from backups.restore import RestoreRefused, backup_restore, backup_restore_as_new
+from backups.restore import backup_restore, backup_restore_as_new
+from backups.restore_checks import RestoreRefused
 from backups.services import backup_create
 from tenants.context import connection_tenant_set
 from tenants.models import Domain, Membership, Tenant
@@ -215,6 +216,8 @@ def test_what_cannot_be_restored_is_refused_with_words() -> None:
         backup_restore_as_new(backup, slug="Not A Slug")
     with pytest.raises(RestoreRefused, match="belongs to another tenant"):
         backup_restore_as_new(backup, slug="acme-two", domain="globex.localhost")
+    with pytest.raises(RestoreRefused, match="is not a domain name"):
+        backup_restore_as_new(backup, slug="acme-two", domain="not a domain")
     assert not Restore.objects.exists()
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from accounts.models import User
 from backups.models import Backup
-from backups.restore import RestoreRefused, backup_restore, backup_restore_as_new
+from backups.restore import backup_restore, backup_restore_as_new
+from backups.restore_checks import RestoreRefused
 from backups.services import backup_create
 from backups.tasks import backup_restore_task
 from tenants.context import connection_tenant_set
