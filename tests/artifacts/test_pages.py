@@ -14,6 +14,7 @@ from django.test import Client
 from accounts.models import User
 from artifacts.models import Artifact, DownloadEvent, ShareLink
 from backoffice.models import AuditEntry
+from backups.models import Backup
 from tenants.models import Membership, Tenant
 from tests.helpers import artifact_make, make_user, portal_client
 
@@ -124,9 +125,14 @@ def test_staff_list_download_and_share_in_the_admin(
     assert "Stored files" in operator_client.get("/admin/").content.decode()
 
 
-def test_the_demo_data_has_an_artifact_per_tenant(artifacts_root: Path, settings: Any) -> None:
+def test_the_demo_data_has_files_and_a_verified_backup_per_tenant(
+    artifacts_root: Path, settings: Any
+) -> None:
     settings.DEBUG = True
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115 (idempotent)
     for slug in ("acme", "globex"):
-        assert Artifact.objects.filter(tenant__slug=slug).count() == 2
+        kinds = sorted(Artifact.objects.filter(tenant__slug=slug).values_list("kind", flat=True))
+        assert kinds == ["backup", "export", "report"]
+        [backup] = Backup.objects.filter(tenant__slug=slug)
+        assert backup.state == "succeeded" and backup.is_verified

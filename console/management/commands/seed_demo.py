@@ -10,6 +10,8 @@ from accounts.models import User
 from artifacts.models import Artifact
 from artifacts.services import artifact_write
 from backoffice.roles import OPERATORS, VIEWERS, staff_roles_sync
+from backups.models import Backup
+from backups.services import backup_create, backup_verify
 from tenants.models import Membership, Tenant, tenant_url
 from tenants.services import membership_set, public_tenant_ensure, tenant_provision
 
@@ -45,7 +47,19 @@ class Command(BaseCommand):
                 tenant = tenant_provision(name=name, slug=slug, timezone_name=tz).tenant
             membership_set(tenant=tenant, user=self._user(member), role=Membership.Role.OWNER)
             self._artifacts(tenant)
+            self._backup(tenant)
         self._print_summary()
+
+    def _backup(self, tenant: Tenant) -> None:
+        """A verified backup to look at, download and restore (once: the nightly schedule makes
+        the next ones)."""
+        if Backup.objects.filter(tenant=tenant).exists():
+            return
+        backup = backup_create(tenant, kind=Backup.Kind.MANUAL)
+        if backup.state == Backup.State.SUCCEEDED:
+            backup_verify(backup)
+        else:
+            self.stderr.write(f"demo backup of {tenant.slug} failed: {backup.error}")
 
     def _artifacts(self, tenant: Tenant) -> None:
         """Something to see on the Downloads page: a report for members and an export for
