@@ -38,6 +38,10 @@ STORED_NAMES = {
     "backups.tasks.backup_restore_task": "backups.tasks",
     "backups.tasks.backup_restore_as_new_task": "backups.tasks",
     "backups.tasks.restores_recover_task": "backups.tasks",
+    "backups.tasks.backup_verify_latest_task": "backups.tasks",
+    "backups.tasks.backups_upkeep_task": "backups.tasks",
+    "backups.tasks.tenant_archive_task": "backups.tasks",
+    "backups.tasks.tenant_delete_task": "backups.tasks",
 }
 
 

@@ -122,7 +122,7 @@ def test_celery_is_configured_for_safe_redelivery() -> None:
     assert conf.accept_content == ["json"] and conf.task_serializer == "json"
     assert conf.task_soft_time_limit < conf.task_time_limit
     assert conf.result_expires and conf.result_backend.startswith("redis")
-    assert {q.name for q in conf.task_queues} == {"short", "long"}
+    assert {q.name for q in conf.task_queues} == {"short", "long", "backups"}
     assert conf.task_default_queue == "short"
     assert conf.broker_connection_retry_on_startup
     visibility = conf.broker_transport_options["visibility_timeout"]

@@ -12,7 +12,8 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from django_tenants.utils import schema_context
 
 from accounts.models import User
-from schedules.defaults import default_schedules
+from schedules.defaults import DefaultSchedule, default_schedules
+from schedules.timing import cron_spread
 from tenants import provisioning
 from tenants.models import Domain, Membership, Tenant
 from tenants.services import tenant_provision
@@ -21,11 +22,31 @@ from tests.helpers import schema_shape
 pytestmark = pytest.mark.django_db
 
 
+def _cron(default: DefaultSchedule, schema: str) -> str:
+    return (
+        cron_spread(default.cron, schema, default.spread_minutes)
+        if default.spread_minutes
+        else default.cron
+    )
+
+
 def test_it_builds_the_same_schema_as_migrations() -> None:
     fast = tenant_provision(name="Fast", slug="fast-one", fast=True)
     slow = tenant_provision(name="Slow", slug="slow-one", fast=False)
     assert (fast.path, slow.path) == ("template", "migrations")
 
+    # Spread default schedules (backups) have a time of their own per schema: compared apart.
+    spread = [d for d in default_schedules() if d.spread_minutes]
+    for schema in ("fast_one", "slow_one"):
+        with schema_context(schema):
+            times = {t.name: f"{t.crontab.minute} {t.crontab.hour}"
+                     for t in PeriodicTask.objects.select_related("crontab")
+                     .filter(name__in=[d.name for d in spread])}  # fmt: skip
+        assert times == {d.name: " ".join(_cron(d, schema).split()[:2]) for d in spread}
+        with schema_context(schema):  # then put on the template's, so the rest compares equal
+            CrontabSchedule.objects.filter(periodictask__name__in=[d.name for d in spread]).update(
+                minute="0", hour="0"
+            )
     fast_shape, slow_shape = schema_shape("fast_one"), schema_shape("slow_one")
     assert fast_shape["tables"], "the tenant schema has tables"
     assert any(rows for key, rows in fast_shape.items() if key == "rows:django_migrations")
@@ -49,7 +70,8 @@ def test_it_makes_tenant_domain_owner_and_default_rows() -> None:
             for t in PeriodicTask.objects.select_related("crontab")
         }
         assert defaults == {
-            d.name: (d.task, d.cron.split()[1], "Asia/Tokyo") for d in default_schedules()
+            d.name: (d.task, _cron(d, "initech").split()[1], "Asia/Tokyo")
+            for d in default_schedules()
         }
     with schema_context("acme"):
         assert not CrontabSchedule.objects.filter(timezone="Asia/Tokyo").exists()
