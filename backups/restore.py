@@ -37,7 +37,6 @@ from backoffice.services import audit_record
 from backups.archive import archive_load
 from backups.models import Backup, Restore
 from backups.restore_checks import (
-    RESTORABLE,
     RestoreRefused,
     code_migrations,
     manifest_migrations,
@@ -45,6 +44,7 @@ from backups.restore_checks import (
     newer_message,
     restore_as_new_check,
     restore_backup_check,
+    restore_into_check,
 )
 from backups.restore_recovery import (
     RUN_LOCK_CLASS,
@@ -94,17 +94,7 @@ def backup_restore(
     target = Tenant.objects.get(pk=backup.tenant_id)  # its status now, not when it was loaded
 
     def check() -> None:
-        if tenant is not None and tenant.pk != target.pk:
-            raise RestoreRefused(
-                f"Backup {backup.pk} is a backup of {target.slug}, not of {tenant.slug}: "
-                "restore it as a new tenant instead."
-            )
-        restore_backup_check(backup)
-        if target.status not in RESTORABLE:
-            raise RestoreRefused(
-                f"{target.slug} is {target.get_status_display().lower()}: only an active or "
-                "suspended tenant is restored."
-            )
+        restore_into_check(backup, target=target, asked_for=tenant)
 
     report = _stepper(progress)
     with _restore_begin(
