@@ -28,6 +28,7 @@ ACTIONS = {
     "signin.lockout": "Sign-in locked after failures",
     "2fa.enrol": "Enrolled an authenticator",
     "2fa.reset": "Reset a person's authenticator",
+    "restore.refused": "A restore was refused (nothing changed)",
     "restore.start": "Started a restore",
     "restore.safety_backup": "Took the safety backup before a restore",
     "restore.loaded": "Loaded a backup into a scratch schema",

@@ -33,10 +33,10 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from backoffice.services import audit_record
 from backups.archive import archive_load
 from backups.models import Backup, Restore
 from backups.restore_checks import (
-    RESTORABLE,
     RestoreRefused,
     code_migrations,
     manifest_migrations,
@@ -44,6 +44,7 @@ from backups.restore_checks import (
     newer_message,
     restore_as_new_check,
     restore_backup_check,
+    restore_into_check,
 )
 from backups.restore_recovery import (
     RUN_LOCK_CLASS,
@@ -91,21 +92,15 @@ def backup_restore(
         return previous
     restores_recover()
     target = Tenant.objects.get(pk=backup.tenant_id)  # its status now, not when it was loaded
-    if tenant is not None and tenant.pk != backup.tenant_id:
-        raise RestoreRefused(
-            f"Backup {backup.pk} is a backup of {backup.tenant.slug}, not of {tenant.slug}: "
-            "restore it as a new tenant instead."
-        )
-    restore_backup_check(backup)
-    if target.status not in RESTORABLE:
-        raise RestoreRefused(
-            f"{target.slug} is {target.get_status_display().lower()}: only an active or "
-            "suspended tenant is restored."
-        )
+
+    def check() -> None:
+        restore_into_check(backup, target=target, asked_for=tenant)
+
     report = _stepper(progress)
     with _restore_begin(
         backup=backup, target=target, as_new=False, requested_by=requested_by,
-        job_task_id=job_task_id, previous_status=target.status,
+        job_task_id=job_task_id, previous_status=target.status, check=check,
+        asked_for=tenant or target,
     ) as restore:  # fmt: skip
         moved = False  # whether this restore put the tenant in "restoring" (and must undo it)
         try:
@@ -162,13 +157,16 @@ def backup_restore_as_new(
     if previous is not None:
         return previous
     restores_recover()
-    restore_backup_check(backup)
-    restore_as_new_check(slug=slug, domain=domain, name=name)
-    source = backup.tenant
+
+    def check() -> None:
+        restore_backup_check(backup)
+        restore_as_new_check(slug=slug, domain=domain, name=name)
+
     report = _stepper(progress)
     with _restore_begin(
-        backup=backup, target=source, as_new=True, requested_by=requested_by,
-        job_task_id=job_task_id, previous_status="", slug=slug,
+        backup=backup, target=backup.tenant, as_new=True, requested_by=requested_by,
+        job_task_id=job_task_id, previous_status="", check=check, asked_for=backup.tenant,
+        slug=slug,
     ) as restore:  # fmt: skip
         try:
             _load_and_migrate(restore, progress)
@@ -191,19 +189,30 @@ def _restore_begin(
     requested_by: User | None,
     job_task_id: str,
     previous_status: str,
+    check: Callable[[], None],
+    asked_for: Tenant,
     slug: str = "",
 ) -> Iterator[Restore]:
-    """The Restore row, made visible only once this process holds its lock: the recovery never
-    mistakes a restore that is starting for one that died."""
+    """`check` (RestoreRefused: nothing changes; the refusal is audited too, against the tenant
+    `asked_for`), then the Restore row, made visible only once this process holds its lock:
+    the recovery never mistakes a restore that is starting for one that died."""
     with lock_connection() as lock:
-        with transaction.atomic():
-            restore = Restore.objects.create(
-                backup=backup, target=target, as_new=as_new, requested_by=requested_by,
-                job_task_id=job_task_id, previous_status=previous_status,
+        try:
+            check()
+            with transaction.atomic():
+                restore = Restore.objects.create(
+                    backup=backup, target=target, as_new=as_new, requested_by=requested_by,
+                    job_task_id=job_task_id, previous_status=previous_status,
+                )  # fmt: skip
+                lock_take(lock, RUN_LOCK_CLASS, restore.pk, wait=True)
+                if not as_new and not lock_take(lock, TENANT_LOCK_CLASS, target.pk, wait=False):
+                    raise RestoreRefused(f"Another restore of {target.slug} is running.")
+        except RestoreRefused as exc:
+            audit_record(
+                actor=requested_by, action="restore.refused", tenant=asked_for, obj=backup,
+                detail={"backup": backup.pk, "reason": str(exc), **({"slug": slug} if slug else {})},
             )  # fmt: skip
-            lock_take(lock, RUN_LOCK_CLASS, restore.pk, wait=True)
-            if not as_new and not lock_take(lock, TENANT_LOCK_CLASS, target.pk, wait=False):
-                raise RestoreRefused(f"Another restore of {target.slug} is running.")
+            raise
         restore_audit(
             restore, "restore.start", backup=backup.pk, as_new=as_new,
             backup_taken_at=backup.started_at.isoformat(), **({"slug": slug} if slug else {}),

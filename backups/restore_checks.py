@@ -23,6 +23,27 @@ class RestoreRefused(ValueError):
     """The restore cannot be made; nothing was changed. The message is for people."""
 
 
+def restore_into_check(
+    backup: Backup, *, target: Tenant | None = None, asked_for: Tenant | None = None
+) -> None:
+    """What the admin checks before it sends a restore into the backup's own tenant, and the
+    job again before it starts: a backup that can be restored, of the tenant asked for
+    (`asked_for`: the job's tenant), into a tenant in a status we restore (`target`: the
+    backup's tenant as it is now). RestoreRefused otherwise."""
+    target = target or Tenant.objects.get(pk=backup.tenant_id)
+    if asked_for is not None and asked_for.pk != target.pk:
+        raise RestoreRefused(
+            f"Backup {backup.pk} is a backup of {target.slug}, not of {asked_for.slug}: "
+            "restore it as a new tenant instead."
+        )
+    restore_backup_check(backup)
+    if target.status not in RESTORABLE:
+        raise RestoreRefused(
+            f"{target.slug} is {target.get_status_display().lower()}: only an active or "
+            "suspended tenant is restored."
+        )
+
+
 def restore_as_new_check(*, slug: str, domain: str | None = None, name: str | None = None) -> None:
     """What the admin checks before it sends the job, and the job again before it starts:
     a valid, free slug (and schema name), a valid free domain, a name that fits.

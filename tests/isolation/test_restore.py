@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from accounts.models import User
+from backoffice.models import AuditEntry
 from backups.models import Backup
 from backups.restore import backup_restore, backup_restore_as_new
 from backups.restore_checks import RestoreRefused
@@ -66,6 +67,7 @@ def test_a_restore_for_globex_cannot_take_acmes_backup() -> None:
 
     with pytest.raises(RestoreRefused, match="a backup of acme, not of globex"):
         backup_restore(backup, tenant=globex)
+    assert AuditEntry.objects.filter(action="restore.refused", tenant_slug="globex").exists()
     # The job too: sent for globex with acme's backup id, it fails with those words.
     result = backup_restore_task.apply_async(
         kwargs={"backup_id": backup.pk}, tenant=globex, queue="backups"
