@@ -31,6 +31,7 @@ from backoffice.sites import staff_site
 from backoffice.times import time_html
 from backups.forms import RestoreAsNewForm
 from backups.models import Backup, BackupOverview, BackupPolicy, Restore
+from backups.restore_checks import RestoreRefused, restore_backup_check, restore_into_check
 from backups.selectors import backup_overview_rows, stale_q
 from backups.tasks import (
     backup_restore_as_new_task,
@@ -208,16 +209,18 @@ class BackupAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     def _page(self, backup: Backup) -> str:
         return reverse("admin:backups_backup_change", args=[backup.pk])
 
-    def _restorable(self, request: HttpRequest, backup: Backup) -> bool:
-        if (
-            backup.state == Backup.State.SUCCEEDED
-            and backup.artifact is not None
-            and not (backup.artifact.is_deleted)
-        ):
-            return True
-        self.message_user(request, "Only a stored, succeeded backup can be verified or "
-                          "restored.", messages.ERROR)  # fmt: skip
-        return False
+    def _restorable(self, request: HttpRequest, backup: Backup, *, into: bool = False) -> bool:
+        """A backup that can be verified or restored (and, `into` its own tenant, a tenant in a
+        state that can be restored); else the reason, on the backup's page."""
+        try:
+            if into:
+                restore_into_check(backup)
+            else:
+                restore_backup_check(backup)
+        except RestoreRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return False
+        return True
 
     def _verify(self, request: HttpRequest, backups: list[Backup]) -> list[str]:
         task_ids = []
@@ -252,7 +255,7 @@ class BackupAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     def restore_one(self, request: HttpRequest, object_id: str) -> Any:
         backup = self._backup(request, object_id)
         tenant = backup.tenant
-        if not self._restorable(request, backup):
+        if not self._restorable(request, backup, into=True):
             return HttpResponseRedirect(self._page(backup))
         error = ""
         if request.method == "POST" and request.POST.get("confirmed") == "yes":
