@@ -10,14 +10,20 @@ import pytest
 import zstandard
 from django.db import connection
 
-from backups.archive import ArchiveCorrupt, ArchiveError, archive_load, archive_write
+from backups.archive import (
+    ArchiveCorrupt,
+    ArchiveError,
+    ArchiveWriter,
+    archive_load,
+    archive_write,
+)
 from tenants.models import Tenant
 from tests.helpers import schema_shape
 
 pytestmark = pytest.mark.django_db
 
 
-def _archive(schema: str) -> tuple[bytes, object]:
+def _archive(schema: str) -> tuple[bytes, ArchiveWriter]:
     writer = archive_write(schema_name=schema, tenant={"slug": schema})
     data = b"".join(writer)
     return data, writer
