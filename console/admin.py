@@ -36,7 +36,7 @@ from console.tenant_scope import tenant_admin_url
 from jobs.admin import jobs_started_response
 from jobs.api import task_enqueue
 from jobs.models import JobRun
-from portal.services import invite_send
+from tenants.invitations import invite_send
 from reports.data import ReportKind
 from reports.requests import ReportRequestForm, report_enqueue
 from schedules.services import tenant_crontabs_move
