@@ -125,6 +125,7 @@ class ImportRunAdmin(AuditedAdminMixin, ModelAdmin):
         ]  # fmt: skip
 
     def _context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+        request.current_app = self.admin_site.name  # the templates' "admin:" URLs are this site's
         return {**self.admin_site.each_context(request), "title": title,
                 "opts": self.model._meta, "tenant": _tenant(request), **extra}  # fmt: skip
 
