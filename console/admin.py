@@ -36,11 +36,11 @@ from console.tenant_scope import tenant_admin_url
 from jobs.admin import jobs_started_response
 from jobs.api import task_enqueue
 from jobs.models import JobRun
-from tenants.invitations import invite_send
 from reports.data import ReportKind
 from reports.requests import ReportRequestForm, report_enqueue
 from schedules.services import tenant_crontabs_move
 from tenants.forms import TenantChangeForm, TenantCreateForm
+from tenants.invitations import invite_send
 from tenants.models import Domain, Membership, Tenant, tenant_url
 from tenants.services import (
     TransitionRefused,

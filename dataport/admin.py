@@ -51,7 +51,8 @@ from dataport.imports import (
 )
 from dataport.models import ImportRun
 from dataport.registry import importable_get, resource_get, resources_all
-from dataport.tasks import import_apply_task, import_check_task, tenant_export_task
+from dataport.requests import export_enqueue
+from dataport.tasks import import_apply_task, import_check_task
 from jobs.admin import jobrun_admin_url, jobs_started_response
 from jobs.api import task_enqueue
 from jobs.models import JobRun
@@ -84,7 +85,12 @@ class ImportRunAdmin(AuditedAdminMixin, ModelAdmin):
     change_list_template = "admin/dataport/importrun/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ImportRun]:
-        return super().get_queryset(request).filter(tenant=_tenant(request)).select_related("created_by")
+        return (
+            super()
+            .get_queryset(request)
+            .filter(tenant=_tenant(request))
+            .select_related("created_by")
+        )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -169,9 +175,10 @@ class ImportRunAdmin(AuditedAdminMixin, ModelAdmin):
         if request.method != "POST":
             return HttpResponseRedirect(reverse("tenant_admin:dataport_transfer"))
         tenant = _tenant(request)
-        task_id = task_enqueue(tenant_export_task, tenant=tenant,
-                               kwargs={"requested_by": request.user.pk})  # fmt: skip
-        audit_record_request(request, action="export.all", tenant=tenant, detail={"task_id": task_id})
+        task_id = export_enqueue(tenant=tenant, requested_by=request.user)  # type: ignore[arg-type]
+        audit_record_request(
+            request, action="export.all", tenant=tenant, detail={"task_id": task_id}
+        )
         return jobs_started_response(self, request, [task_id]) or HttpResponseRedirect("../")
 
     def upload_view(self, request: HttpRequest, resource: str) -> HttpResponse:
@@ -217,8 +224,12 @@ class ImportRunAdmin(AuditedAdminMixin, ModelAdmin):
         run = self._run(request, run_id)
         task_id = run.apply_task_id or run.check_task_id
         job = JobRun.objects.filter(task_id=task_id).first() if task_id else None
-        busy = run.state in (ImportRun.State.UPLOADED, ImportRun.State.CHECKING,
-                            ImportRun.State.CONFIRMED, ImportRun.State.APPLYING)
+        busy = run.state in (
+            ImportRun.State.UPLOADED,
+            ImportRun.State.CHECKING,
+            ImportRun.State.CONFIRMED,
+            ImportRun.State.APPLYING,
+        )
         context = self._context(
             request, f"Import {run.pk}: {resource_title(run.resource)}", run=run, job=job,
             job_url=jobrun_admin_url(task_id) if job is not None else "", busy=busy,
@@ -256,7 +267,9 @@ class ImportRunAdmin(AuditedAdminMixin, ModelAdmin):
         run = self._run(request, run_id)
         asker = Asker(via=DownloadEvent.Via.ADMIN, tenant=run.tenant, user=request.user,  # type: ignore[arg-type]
                       role=role_of_staff(request.user))  # fmt: skip
-        return artifact_download(request, asker, artifact=run.errors_file, requested=f"import {run_id}")
+        return artifact_download(
+            request, asker, artifact=run.errors_file, requested=f"import {run_id}"
+        )
 
 
 def resource_title(name: str) -> str:

@@ -43,14 +43,16 @@ def resource_rows(resource: DataResource, *, tenant: Tenant) -> Iterator[list[An
 
 def resource_export(resource: DataResource, *, tenant: Tenant, fmt: str, out: IO[bytes]) -> int:
     """Write one resource of `tenant` to `out`; returns the number of rows."""
-    return rows_write(out, fmt, resource.get_export_headers(), resource_rows(resource, tenant=tenant))
+    return rows_write(
+        out, fmt, resource.get_export_headers(), resource_rows(resource, tenant=tenant)
+    )
 
 
 def resource_export_chunks(resource: DataResource, *, tenant: Tenant, fmt: str) -> Iterator[bytes]:
     """The export as bytes, for a streamed response: written to a temporary file first (XLSX
     must be finished before its first byte is valid, and a database error then is a clear
     error page, not half a file), then read back in chunks."""
-    handle = tempfile.TemporaryFile()
+    handle = tempfile.TemporaryFile()  # noqa: SIM115  (closed by the generator, or on error)
     try:
         resource_export(resource, tenant=tenant, fmt=fmt, out=handle)
         handle.seek(0)

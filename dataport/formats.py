@@ -164,12 +164,15 @@ def _csv_rows(
             if not any(v.strip() for v in values):
                 continue  # blank lines
             number = reader.line_num
-            if len(values) > len(names) and any(v.strip() for v in values[len(names):]):
+            if len(values) > len(names) and any(v.strip() for v in values[len(names) :]):
                 raise FileRefused(
                     f"Row {number} has {len(values)} values for {len(names)} columns (a comma "
                     "inside a value must be quoted)."
                 )
-            yield number, {name: cell_unescape(v.strip()) for name, v in zip(names, values, strict=False)}
+            yield (
+                number,
+                {name: cell_unescape(v.strip()) for name, v in zip(names, values, strict=False)},
+            )
     except csv.Error as exc:
         raise FileRefused(f"Not a readable CSV file (row {reader.line_num}): {exc}.") from exc
 
@@ -185,7 +188,9 @@ def _utf8_lines(handle: IO[bytes]) -> Iterator[str]:
         try:
             text = decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as exc:
-            where = line_no + (pending + exc.object[: exc.start].decode("utf-8", "replace")).count("\n")
+            where = line_no + (pending + exc.object[: exc.start].decode("utf-8", "replace")).count(
+                "\n"
+            )
             raise FileRefused(
                 f"The file is not UTF-8 (line {where}). Save it as UTF-8 (in Excel: “CSV UTF-8”) "
                 "and upload it again."
@@ -246,7 +251,7 @@ def _xlsx_rows(
             texts = [_xlsx_text(v) for v in values]
             if not any(texts):
                 continue
-            if any(texts[len(names):]):
+            if any(texts[len(names) :]):
                 raise FileRefused(f"Row {number} has values beyond the header's columns.")
             yield number, {name: cell_unescape(t) for name, t in zip(names, texts, strict=False)}
     finally:

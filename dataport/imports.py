@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -115,7 +115,9 @@ def import_check(
 def import_confirm(*, run: ImportRun, skip_invalid: bool) -> bool:
     """Staff said yes to a checked run (once: a second click finds it confirmed)."""
     run.skip_invalid = skip_invalid
-    return _claim(run, [ImportRun.State.CHECKED], ImportRun.State.CONFIRMED, skip_invalid=skip_invalid)
+    return _claim(
+        run, [ImportRun.State.CHECKED], ImportRun.State.CONFIRMED, skip_invalid=skip_invalid
+    )
 
 
 def import_apply(
@@ -128,7 +130,9 @@ def import_apply(
         return run
     skip_invalid = run.skip_invalid
     outcome = _pass(run, dry_run=False, progress=progress)
-    run.state = ImportRun.State.FAILED if outcome.refused or outcome.failed else ImportRun.State.APPLIED
+    run.state = (
+        ImportRun.State.FAILED if outcome.refused or outcome.failed else ImportRun.State.APPLIED
+    )
     run.applied_at = timezone.now()
     _record(run, outcome)
     audit_record(
@@ -144,7 +148,7 @@ def import_cancel(*, run: ImportRun) -> bool:
     return _claim(run, [ImportRun.State.CHECKED], ImportRun.State.CANCELLED)
 
 
-def _claim(run: ImportRun, old: list[str], new: str, **also: Any) -> bool:
+def _claim(run: ImportRun, old: Sequence[str], new: str, **also: Any) -> bool:
     claimed = ImportRun.objects.filter(pk=run.pk, state__in=old).update(state=new, **also)
     if claimed:
         run.state = new
@@ -188,7 +192,9 @@ def _pass(run: ImportRun, *, dry_run: bool, progress: Progress | None) -> _Outco
                         _tally(outcome, shown, result, failed_writer, columns, by_row[result.row])
                     done += len(chunk)
                     if progress is not None:
-                        progress(done, None, f"{done:,} rows {'checked' if dry_run else 'imported'}")
+                        progress(
+                            done, None, f"{done:,} rows {'checked' if dry_run else 'imported'}"
+                        )
                 end = getattr(resource, "import_end", None)
                 problem = end(tenant=run.tenant, dry_run=dry_run) if end is not None else ""
                 if problem:
@@ -221,7 +227,9 @@ def _upload_copy(upload: Artifact, target: IO[bytes]) -> None:
     target.seek(0)
 
 
-def _chunks(rows: Iterable[tuple[int, dict[str, str]]], size: int) -> Iterator[list[tuple[int, dict[str, str]]]]:
+def _chunks(
+    rows: Iterable[tuple[int, dict[str, str]]], size: int
+) -> Iterator[list[tuple[int, dict[str, str]]]]:
     chunk: list[tuple[int, dict[str, str]]] = []
     for row in rows:
         chunk.append(row)

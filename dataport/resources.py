@@ -71,7 +71,7 @@ class MemberResource(resources.ModelResource):
         emails = [email for _, email, _, _ in valid]
         # Three queries per chunk, whatever its size (the case-insensitive unique index on
         # lower(email) serves the first).
-        users = {u.email_ci: u for u in User.objects.annotate(email_ci=Lower("email"))
+        users: dict[str, User] = {u.email_ci: u for u in User.objects.annotate(email_ci=Lower("email"))
                  .filter(email_ci__in=emails).only("pk", "email")}  # fmt: skip
         taken = set(User.objects.filter(username__in=[e for e in emails if e not in users])
                     .values_list("username", flat=True))  # fmt: skip
@@ -156,7 +156,9 @@ class MemberResource(resources.ModelResource):
                 batch = self._invite[i : i + INVITE_BATCH]
                 # task_enqueue inside the import's transaction: sent on its commit, never on
                 # a rollback.
-                task_enqueue(member_invitations_send_task, tenant=tenant, kwargs={"user_ids": batch})
+                task_enqueue(
+                    member_invitations_send_task, tenant=tenant, kwargs={"user_ids": batch}
+                )
         return ""
 
 

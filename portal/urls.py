@@ -34,6 +34,7 @@ urlpatterns = [
     # Any text after file/ reaches the view (and its audit), a traversal attempt included.
     re_path(r"^downloads/file/(?P<ref>.+)$", downloads.download, name="download"),
     path("downloads/report/", downloads.report_request_view, name="report_request"),
+    path("downloads/export/", downloads.export_request_view, name="export_request"),
     path("downloads/recipients/", downloads.report_recipients_view, name="report_recipients"),
     path("downloads/<int:artifact_id>/share/", downloads.share_link_create_view, name="share_make"),
     path(

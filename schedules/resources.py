@@ -89,7 +89,9 @@ class ScheduleResource(resources.ModelResource):
                 result.errors += [(exc.code or "", m) for m in exc.messages]
                 continue
             if instance is not None:
-                old = dict(zip(self.get_export_headers(), self.export_resource(instance), strict=True))
+                old = dict(
+                    zip(self.get_export_headers(), self.export_resource(instance), strict=True)
+                )
                 result.changes = {c: [old[c], v] for c, v in self._compared(row).items()
                                   if _normal(c, old[c]) != _normal(c, v)}  # fmt: skip
                 if not result.changes:
@@ -162,21 +164,30 @@ def _bool(text: str, column: str, default: bool) -> bool:
 
 
 def _interval(text: str) -> IntervalSchedule:
-    """"30 minutes" → its IntervalSchedule row in this schema (made if missing; a dry run's
+    """ "30 minutes" → its IntervalSchedule row in this schema (made if missing; a dry run's
     transaction is rolled back)."""
     parts = text.split()
-    if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) < 1 or parts[1].lower() not in PERIODS:
+    if (
+        len(parts) != 2
+        or not parts[0].isdigit()
+        or int(parts[0]) < 1
+        or parts[1].lower() not in PERIODS
+    ):
         raise ValidationError(
             f"“{text}” is not an interval: a number and a unit, e.g. “30 minutes” "
             f"({', '.join(p for p, _ in IntervalSchedule.PERIOD_CHOICES)}).", code="interval",
         )  # fmt: skip
-    interval, _ = IntervalSchedule.objects.get_or_create(every=int(parts[0]), period=PERIODS[parts[1].lower()])
+    interval, _ = IntervalSchedule.objects.get_or_create(
+        every=int(parts[0]), period=PERIODS[parts[1].lower()]
+    )
     return interval
 
 
 def _normal(column: str, value: Any) -> Any:
     """A value as compared for "changed": JSON parsed, booleans as booleans, spaces folded."""
-    text = "" if value is None else str(value) if not isinstance(value, bool) else str(value).lower()
+    text = (
+        "" if value is None else str(value) if not isinstance(value, bool) else str(value).lower()
+    )
     if column in ("args", "kwargs"):
         try:
             return json.loads(text or ("[]" if column == "args" else "{}"))

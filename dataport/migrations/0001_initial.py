@@ -7,42 +7,99 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('artifacts', '0001_initial'),
-        ('tenants', '0008_tenant_restoring_deleted'),
+        ("artifacts", "0001_initial"),
+        ("tenants", "0008_tenant_restoring_deleted"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ImportRun',
+            name="ImportRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('resource', models.CharField(max_length=60)),
-                ('format', models.CharField(max_length=10)),
-                ('state', models.CharField(choices=[('uploaded', 'Uploaded'), ('checking', 'Checking'), ('checked', 'Checked: waiting for confirmation'), ('confirmed', 'Confirmed: waiting for its job'), ('refused', 'Refused: the file cannot be read'), ('applying', 'Applying'), ('applied', 'Applied'), ('failed', 'Not applied'), ('cancelled', 'Cancelled')], default='uploaded', max_length=20)),
-                ('skip_invalid', models.BooleanField(default=False)),
-                ('message', models.TextField(blank=True)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('preview', models.JSONField(blank=True, default=list)),
-                ('errors', models.JSONField(blank=True, default=list)),
-                ('check_task_id', models.CharField(blank=True, max_length=64)),
-                ('apply_task_id', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('checked_at', models.DateTimeField(blank=True, null=True)),
-                ('applied_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('errors_file', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='artifacts.artifact')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.tenant')),
-                ('upload', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='artifacts.artifact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("resource", models.CharField(max_length=60)),
+                ("format", models.CharField(max_length=10)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("uploaded", "Uploaded"),
+                            ("checking", "Checking"),
+                            ("checked", "Checked: waiting for confirmation"),
+                            ("confirmed", "Confirmed: waiting for its job"),
+                            ("refused", "Refused: the file cannot be read"),
+                            ("applying", "Applying"),
+                            ("applied", "Applied"),
+                            ("failed", "Not applied"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="uploaded",
+                        max_length=20,
+                    ),
+                ),
+                ("skip_invalid", models.BooleanField(default=False)),
+                ("message", models.TextField(blank=True)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("preview", models.JSONField(blank=True, default=list)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                ("check_task_id", models.CharField(blank=True, max_length=64)),
+                ("apply_task_id", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("checked_at", models.DateTimeField(blank=True, null=True)),
+                ("applied_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "errors_file",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="artifacts.artifact",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
+                (
+                    "upload",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="artifacts.artifact",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('import_data', "Can import a tenant's data"), ('export_data', "Can export a tenant's data")],
-                'indexes': [models.Index(fields=['tenant', '-created_at'], name='importrun_tenant_created')],
+                "ordering": ["-created_at", "-id"],
+                "permissions": [
+                    ("import_data", "Can import a tenant's data"),
+                    ("export_data", "Can export a tenant's data"),
+                ],
+                "indexes": [
+                    models.Index(fields=["tenant", "-created_at"], name="importrun_tenant_created")
+                ],
             },
         ),
     ]

@@ -16,8 +16,12 @@ COLUMNS = ["email", "name", "role", "errors"]
 LIMITS = Limits(max_rows=1000, max_unzipped_bytes=50 * 1024 * 1024)
 
 
-def read(data: bytes, fmt: str = "csv", limits: Limits = LIMITS) -> list[tuple[int, dict[str, str]]]:
-    return list(rows_read(io.BytesIO(data), fmt, columns=COLUMNS, required=["email"], limits=limits))
+def read(
+    data: bytes, fmt: str = "csv", limits: Limits = LIMITS
+) -> list[tuple[int, dict[str, str]]]:
+    return list(
+        rows_read(io.BytesIO(data), fmt, columns=COLUMNS, required=["email"], limits=limits)
+    )
 
 
 def refusal(data: bytes, fmt: str = "csv", limits: Limits = LIMITS) -> str:
@@ -38,7 +42,7 @@ def xlsx(rows: list[list[object]]) -> bytes:
 
 
 def test_it_reads_csv_with_a_utf8_bom_and_numbers_rows_as_people_see_them() -> None:
-    data = "\ufeffemail,name\nA@x.org,Ann Émile\n\nb@x.org,\"Bo, Jr\"\n".encode()
+    data = '\ufeffemail,name\nA@x.org,Ann Émile\n\nb@x.org,"Bo, Jr"\n'.encode()
     assert read(data) == [(2, {"email": "A@x.org", "name": "Ann Émile"}),
                           (4, {"email": "b@x.org", "name": "Bo, Jr"})]  # fmt: skip
 
@@ -64,7 +68,9 @@ def test_it_refuses_bad_csv_with_a_clear_message(data: bytes, words: str) -> Non
 
 def test_it_refuses_more_rows_than_the_limit() -> None:
     data = b"email\n" + b"".join(b"u%d@x.org\n" % i for i in range(11))
-    assert "more than 10 rows" in refusal(data, limits=Limits(max_rows=10, max_unzipped_bytes=10**6))
+    assert "more than 10 rows" in refusal(
+        data, limits=Limits(max_rows=10, max_unzipped_bytes=10**6)
+    )
 
 
 def test_it_reads_xlsx_and_refuses_a_text_file_named_xlsx() -> None:

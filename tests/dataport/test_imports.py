@@ -78,8 +78,14 @@ def test_applying_members_links_existing_users_and_invites_new_ones_after_commit
     assert (carol.first_name, carol.password) == ("Carol", password)  # never changed
     assert Membership.objects.get(user=carol, tenant=acme).role == "owner"
     dora = User.objects.get(email="dora@example.com")
-    assert (dora.first_name, dora.last_name, dora.has_usable_password()) == ("Dora", "Explorer", False)
-    assert list(Membership.objects.filter(user=dora).values_list("tenant__slug", flat=True)) == ["acme"]
+    assert (dora.first_name, dora.last_name, dora.has_usable_password()) == (
+        "Dora",
+        "Explorer",
+        False,
+    )
+    assert list(Membership.objects.filter(user=dora).values_list("tenant__slug", flat=True)) == [
+        "acme"
+    ]
     assert len(callbacks) == 1  # one batch of invitations, sent on commit, not before
     assert mail.outbox == []
 
@@ -94,7 +100,11 @@ def test_row_errors_name_row_and_column_and_all_or_nothing_writes_nothing(
     assert sorted(run.errors, key=lambda e: e["row"]) == [
         {"row": 3, "column": "email", "message": "“not-an-email” is not an email address."},
         {"row": 4, "column": "role", "message": "“boss” is not a role: use owner or member."},
-        {"row": 5, "column": "email", "message": "“OK@example.com” is also in row 2: a key appears once in a file."},
+        {
+            "row": 5,
+            "column": "email",
+            "message": "“OK@example.com” is also in row 2: a key appears once in a file.",
+        },
     ]
     rows = failed_rows(run)
     assert rows[0] == ["email", "name", "role", "errors"]
@@ -192,7 +202,11 @@ def test_schedules_import_through_the_schedule_form_in_the_tenant_zone(acme: Ten
         assert str(nightly.crontab.timezone) == "Europe/Paris"
         assert (nightly.crontab.hour, nightly.state.catch_up, nightly.enabled) == ("3", False, True)
         often = PeriodicTask.objects.select_related("interval").get(name="often")
-        assert (often.interval.every, often.interval.period, often.enabled) == (15, "minutes", False)
+        assert (often.interval.every, often.interval.period, often.enabled) == (
+            15,
+            "minutes",
+            False,
+        )
     again = run_of(acme, SCHEDULES.replace("0 3 * * *", "0 4 * * *"), resource="schedules")
     assert again.counts == {"rows": 2, "changed": 1, "unchanged": 1}, again.preview
     assert again.preview[0]["changes"] == {"cron": ["0 3 * * *", "0 4 * * *"]}
@@ -204,7 +218,7 @@ def test_schedule_rows_the_form_refuses_are_row_errors(acme: Tenant) -> None:
         "a,reports.tasks.nope,0 3 * * *,{}\n"
         "b,backoffice.tasks.jobruns_reap_task,0 3 * * *,{}\n"  # a platform task
         "c,tenants.tasks.tenant_tables_count_task,0 3 31 2 *,{}\n"
-        "d,tenants.tasks.tenant_tables_count_task,0 3 * * *,{\"nope\": 1}\n"
+        'd,tenants.tasks.tenant_tables_count_task,0 3 * * *,{"nope": 1}\n'
         "e,tenants.tasks.tenant_tables_count_task,,{}\n"
     )
     run = run_of(acme, data, resource="schedules")

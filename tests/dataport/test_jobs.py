@@ -9,9 +9,9 @@ import zipfile
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.contrib.auth.models import Group
 
 from accounts.models import User
 from artifacts.models import Artifact
@@ -27,7 +27,9 @@ BASE = "/admin/t/acme/dataport/importrun/"
 
 
 def operator() -> Any:
-    user = User.objects.create_user("live-olga", "live-olga@example.com", "pw-12345678", is_staff=True)
+    user = User.objects.create_user(
+        "live-olga", "live-olga@example.com", "pw-12345678", is_staff=True
+    )
     user.groups.add(Group.objects.get(name=OPERATORS))
     return host_client("localhost", user)
 
@@ -44,7 +46,11 @@ def test_a_large_import_runs_in_jobs_and_invites_after_the_commit(settings: Any)
     run = ImportRun.objects.get()
     wait_for_state(run.check_task_id, "succeeded")
     run.refresh_from_db()
-    assert run.state == ImportRun.State.CHECKED and run.counts == {"rows": 2, "new": 1, "unchanged": 1}
+    assert run.state == ImportRun.State.CHECKED and run.counts == {
+        "rows": 2,
+        "new": 1,
+        "unchanged": 1,
+    }
     client.post(f"{BASE}run/{run.pk}/confirm/")
     run.refresh_from_db()
     wait_for_state(run.apply_task_id, "succeeded")

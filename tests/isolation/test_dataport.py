@@ -116,7 +116,10 @@ def test_an_upload_made_in_acmes_admin_cannot_be_seen_or_confirmed_from_globexs(
     run = ImportRun.objects.get()
     assert run.tenant.slug == "acme" and run.state == ImportRun.State.CHECKED
     other = "/admin/t/globex/dataport/importrun/"
-    assert operator_client.post(f"{other}run/{run.pk}/confirm/", {"skip_invalid": "on"}).status_code == 404
+    assert (
+        operator_client.post(f"{other}run/{run.pk}/confirm/", {"skip_invalid": "on"}).status_code
+        == 404
+    )
     assert operator_client.get(f"{other}run/{run.pk}/").status_code == 404
     assert operator_client.get(f"{other}run/{run.pk}/failed-rows/").status_code == 404
     assert operator_client.post(f"{other}run/{run.pk}/cancel/").status_code == 404
