@@ -73,7 +73,10 @@ def _classes() -> dict[str, type]:
 
 
 def resources_all() -> list[DataResource]:
-    return [cls() for cls in _classes().values()]
+    """Importable ones first, then by title."""
+    classes = sorted(_classes().values(),
+                     key=lambda c: (not getattr(c, "importable", False), c.resource_title))  # fmt: skip
+    return [cls() for cls in classes]
 
 
 def resource_get(name: str) -> DataResource:

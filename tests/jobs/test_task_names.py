@@ -33,6 +33,10 @@ STORED_NAMES = {
     "usersessions.tasks.sessions_cleanup_platform_task": "usersessions.tasks",
     "tenants.tasks.tenant_defaults_apply_task": "console.tasks",
     "tenants.tasks.tenant_tables_count_task": "console.tasks",
+    "dataport.tasks.import_check_task": "dataport.tasks",
+    "dataport.tasks.import_apply_task": "dataport.tasks",
+    "dataport.tasks.tenant_export_task": "dataport.tasks",
+    "dataport.tasks.member_invitations_send_task": "dataport.tasks",
 }
 
 
