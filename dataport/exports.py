@@ -34,11 +34,22 @@ STREAM_CHUNK = 64 * 1024
 
 
 def resource_rows(resource: DataResource, *, tenant: Tenant) -> Iterator[list[Any]]:
+    """Each row's values through the resource's fields: its `dehydrate_<field>` methods, else
+    the field's attribute (`user__email` follows relations), as Python values. The writers
+    format them (times in ISO 8601 with their offset); the widgets' rendering, per field and
+    row, is skipped: it was three quarters of an export's time."""
+    readers = [_reader(resource, field) for field in resource.get_export_fields()]  # type: ignore[attr-defined]
     rows = resource.export_rows(tenant=tenant)
     if isinstance(rows, QuerySet):
         rows = rows.iterator(chunk_size=ITERATOR_CHUNK)
     for instance in rows:
-        yield resource.export_resource(instance)
+        yield [read(instance) for read in readers]
+
+
+def _reader(resource: Any, field: Any) -> Any:
+    method = field.get_dehydrate_method(resource.get_field_name(field))
+    dehydrate = method if callable(method) else getattr(resource, method, None)
+    return dehydrate if dehydrate is not None else field.get_value
 
 
 def resource_export(resource: DataResource, *, tenant: Tenant, fmt: str, out: IO[bytes]) -> int:

@@ -228,3 +228,15 @@ def test_schedule_rows_the_form_refuses_are_row_errors(acme: Tenant) -> None:
     assert by_row[4][0] == "cron" and "never occurs" in by_row[4][1]
     assert by_row[5][0] == "kwargs" and "do not fit" in by_row[5][1]
     assert by_row[6][0] == "cron" and "Choose a schedule" in by_row[6][1]
+
+
+def test_the_demo_samples_import_as_the_readme_says(acme: Tenant, alice: User) -> None:
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parents[2] / "dataport" / "samples"
+    members = run_of(acme, (samples / "members.csv").read_bytes())
+    assert members.counts == {"rows": 3, "new": 3}, members.errors
+    bad = run_of(acme, (samples / "members-with-errors.csv").read_bytes())
+    assert bad.counts == {"rows": 4, "new": 1, "error": 3}
+    schedules = run_of(acme, (samples / "schedules.csv").read_bytes(), resource="schedules")
+    assert schedules.counts == {"rows": 2, "new": 2}, schedules.errors
