@@ -39,7 +39,9 @@ def csv_make(path: Path, rows: int) -> None:
     with path.open("w") as out:
         out.write("email,name,role\n")
         for i in range(rows):
-            out.write(f"person{i}@bench.test,Person {i} Example,{'owner' if i == 0 else 'member'}\n")
+            out.write(
+                f"person{i}@bench.test,Person {i} Example,{'owner' if i == 0 else 'member'}\n"
+            )
 
 
 def _setup() -> Any:
@@ -181,8 +183,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         which, arg = args.child
-        run = {"ours": child_ours, "ours_apply": lambda p: child_ours(p, dry_run_too=False),
-               "peer": child_peer, "export": child_export}[which]
+        run = {
+            "ours": child_ours,
+            "ours_apply": lambda p: child_ours(p, dry_run_too=False),
+            "peer": child_peer,
+            "export": child_export,
+        }[which]
         if os.environ.get("BENCH_PROFILE"):  # where a child's time goes, on stderr
             import cProfile
             import pstats
@@ -239,7 +245,11 @@ def main() -> None:
               f"{export['rss_mb']:>12.0f}   ({export['mb']:.0f} MB of CSV)")  # fmt: skip
         if args.only_ours:
             return
-        peer, ours, ours_big = results["peer", args.rows], results["ours", args.rows], results["ours_apply", args.big]
+        peer, ours, ours_big = (
+            results["peer", args.rows],
+            results["ours", args.rows],
+            results["ours_apply", args.big],
+        )
         print(json.dumps({
             "speedup_100k": round(peer["s"] / ours["s"], 2),
             "rss_ratio_100k": round(ours["rss_mb"] / peer["rss_mb"], 3),

@@ -334,8 +334,10 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
 
     @admin.display(description="Tenant admin")
     def open_admin(self, obj: Tenant) -> str:
-        return format_html('<a class="{}" href="{}">Open {}’s admin</a>', LINK,
-                           tenant_admin_url(obj), obj.slug)  # fmt: skip
+        base = tenant_admin_url(obj)
+        return format_html('<a class="{}" href="{}">Open {}’s admin</a> · '
+                           '<a class="{}" href="{}dataport/importrun/transfer/">Import and export</a>',
+                           LINK, base, obj.slug, LINK, base)  # fmt: skip
 
     def _transition(self, request: HttpRequest, tenants: list[Tenant], status: str) -> int:
         done = 0

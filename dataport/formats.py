@@ -94,11 +94,12 @@ def format_sniff(head: bytes, declared: str) -> None:
 
 def rows_read(
     handle: IO[bytes], fmt: str, *, columns: Sequence[str], required: Sequence[str],
-    limits: Limits,
+    limits: Limits, ignored: Sequence[str] = (),
 ) -> Iterator[tuple[int, Row]]:  # fmt: skip
     """Each data row as (its row number in the file, {column: text}), the header checked first
-    against `columns` (missing required ones or unknown ones refuse the file). Row numbers are
-    those a person sees: the header is row 1."""
+    against `columns` (missing required ones or unknown ones refuse the file; `ignored` ones
+    are accepted and left out of the rows). Row numbers are those a person sees: the header is
+    row 1."""
     if fmt not in FORMATS:
         raise FileRefused(f"Unknown format “{fmt}”: use CSV, XLSX or JSON.")
     head = handle.read(8192)
@@ -108,7 +109,9 @@ def rows_read(
     format_sniff(head, fmt)
     reader = {"csv": _csv_rows, "xlsx": _xlsx_rows, "json": _json_rows}[fmt]
     count = 0
-    for number, row in reader(handle, columns, required, limits):
+    for number, row in reader(handle, _Columns(columns, ignored), required, limits):
+        for name in ignored:
+            row.pop(name, None)
         count += 1
         if count > limits.max_rows:
             raise FileRefused(
@@ -118,6 +121,14 @@ def rows_read(
         yield number, row
     if count == 0:
         raise FileRefused("The file has a header but no rows.")
+
+
+class _Columns(list[str]):
+    """The columns a file may have: the expected ones (named in messages) and ignored ones."""
+
+    def __init__(self, expected: Sequence[str], ignored: Sequence[str]) -> None:
+        super().__init__([*expected, *ignored])
+        self.expected = list(expected)
 
 
 def _header_check(header: list[str], columns: Sequence[str], required: Sequence[str]) -> list[str]:
@@ -145,7 +156,8 @@ def _header_check(header: list[str], columns: Sequence[str], required: Sequence[
         problems.append(f"unknown column{'s' if len(extra) > 1 else ''}: {', '.join(extra)}")
     if problems:
         raise FileRefused(
-            f"The header does not fit ({'; '.join(problems)}). Expected: {', '.join(columns)}."
+            f"The header does not fit ({'; '.join(problems)}). Expected: "
+            f"{', '.join(getattr(columns, 'expected', columns))}."
         )
     return header
 

@@ -171,7 +171,7 @@ def _pass(run: ImportRun, *, dry_run: bool, progress: Progress | None) -> _Outco
     rolled back for a dry run, and for an apply that found errors it may not skip."""
     resource = importable_get(run.resource)
     outcome = _Outcome()
-    columns = [*resource.get_export_headers(), ERRORS_COLUMN]
+    columns = [*resource.get_export_headers(), ERRORS_COLUMN]  # the failed-rows file's
     shown: Counter[str] = Counter()
     with tempfile.TemporaryFile() as source, tempfile.NamedTemporaryFile(
         "w+", encoding="utf-8", newline="", suffix=".csv", delete=False
@@ -183,7 +183,7 @@ def _pass(run: ImportRun, *, dry_run: bool, progress: Progress | None) -> _Outco
             with transaction.atomic():
                 keys = _KeyTable(casefold=resource.import_key_casefold)
                 done = 0
-                rows = rows_read(source, run.format, columns=columns,
+                rows = rows_read(source, run.format, columns=columns[:-1], ignored=[ERRORS_COLUMN],
                                  required=resource.import_required, limits=import_limits())  # fmt: skip
                 for chunk in _chunks(rows, CHUNK_ROWS):
                     results = _chunk_run(resource, run.tenant, chunk, keys, dry_run)

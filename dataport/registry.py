@@ -56,8 +56,8 @@ class ImportableResource(DataResource, Protocol):
 
 
 @functools.cache
-def _classes() -> dict[str, type]:
-    found: dict[str, type] = {}
+def _classes() -> dict[str, Any]:
+    found: dict[str, Any] = {}
     for config in apps.get_app_configs():
         try:
             module = importlib.import_module(f"{config.name}.resources")

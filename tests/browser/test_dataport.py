@@ -78,6 +78,7 @@ def test_the_owner_downloads_her_data_export_from_the_portal(
         row.get_by_text("Download", exact=True).click()
     archive = zipfile.ZipFile(download.value.path())
     assert "manifest.json" in archive.namelist()
-    assert "live-alice" in archive.read("members.csv").decode() or "alice@example.com" in archive.read(
-        "members.csv"
-    ).decode()
+    assert (
+        "live-alice" in archive.read("members.csv").decode()
+        or "alice@example.com" in archive.read("members.csv").decode()
+    )

@@ -12,7 +12,7 @@ from openpyxl import Workbook, load_workbook
 
 from dataport.formats import FileRefused, Limits, cell_escape, rows_read, rows_write
 
-COLUMNS = ["email", "name", "role", "errors"]
+COLUMNS = ["email", "name", "role"]
 LIMITS = Limits(max_rows=1000, max_unzipped_bytes=50 * 1024 * 1024)
 
 
@@ -20,7 +20,14 @@ def read(
     data: bytes, fmt: str = "csv", limits: Limits = LIMITS
 ) -> list[tuple[int, dict[str, str]]]:
     return list(
-        rows_read(io.BytesIO(data), fmt, columns=COLUMNS, required=["email"], limits=limits)
+        rows_read(
+            io.BytesIO(data),
+            fmt,
+            columns=COLUMNS,
+            required=["email"],
+            limits=limits,
+            ignored=["errors"],
+        )
     )
 
 
@@ -126,3 +133,8 @@ def test_exports_escape_every_formula_start_and_imports_take_it_back(payload: st
     out = io.BytesIO()
     rows_write(out, "json", ["email", "name"], [["a@x.org", payload]])
     assert json.loads(out.getvalue()) == [{"email": "a@x.org", "name": payload}]
+
+
+def test_the_failed_rows_errors_column_reads_back_as_if_absent() -> None:
+    assert read(b"email,errors\na@x.org,email: bad\n") == [(2, {"email": "a@x.org"})]
+    assert refusal(b"email,shoe\na@x.org,4\n").endswith("Expected: email, name, role.")
