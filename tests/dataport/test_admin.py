@@ -148,3 +148,32 @@ def test_export_everything_starts_the_job_and_lands_on_it(operator_client: Clien
     response = operator_client.post(f"{BASE}export-all/")
     job = JobRun.objects.get(task_name="dataport.tasks.tenant_export_task")
     assert job.tenant_slug == "acme" and response.status_code == 302
+
+
+def test_staff_copy_acmes_schedules_to_globex_by_export_and_import(operator_client: Client) -> None:
+    from django_celery_beat.models import PeriodicTask
+    from django_tenants.utils import schema_context
+
+    from schedules.services import crontab_ensure
+
+    with schema_context("acme"):
+        PeriodicTask.objects.create(name="acme-special", task="tenants.tasks.tenant_tables_count_task",
+                                    crontab=crontab_ensure("15 4 * * 1-5", "Europe/Paris"),
+                                    kwargs="{}", description="=cmd")  # fmt: skip
+    exported = operator_client.get(f"{BASE}export/schedules/csv/")
+    data = b"".join(exported.streaming_content)  # type: ignore[attr-defined]
+    assert b"acme-special" in data and b"'=cmd" in data
+    globex = "/admin/t/globex/dataport/importrun/"
+    operator_client.post(f"{globex}import/schedules/", {"file": SimpleUploadedFile("s.csv", data)})
+    run = ImportRun.objects.get(tenant__slug="globex")
+    assert run.counts["new"] == 1 and not run.counts.get("error"), run.errors
+    operator_client.post(f"{globex}run/{run.pk}/confirm/")
+    with schema_context("globex"):
+        copied = PeriodicTask.objects.select_related("crontab").get(name="acme-special")
+    assert (copied.crontab.minute, copied.crontab.hour, copied.crontab.day_of_week) == (
+        "15",
+        "4",
+        "1-5",
+    )
+    assert str(copied.crontab.timezone) == Tenant.objects.get(slug="globex").timezone
+    assert copied.description == "=cmd"  # the export's escaping is undone on import
