@@ -254,7 +254,9 @@ class ImportRunAdmin(AuditedAdminMixin, ModelAdmin):
         else:
             run = import_apply(run=run, actor=request.user)  # type: ignore[arg-type]
         if run.state == ImportRun.State.APPLIED:
-            messages.success(request, f"Imported: {_counts_words(run.counts)}.")
+            skipped = run.counts.get("error", 0)
+            messages.success(request, f"Imported: {_counts_words(run.counts, errors=False)}"
+                                      + (f"; {skipped:,} rows with errors skipped." if skipped else "."))  # fmt: skip
         return HttpResponseRedirect(reverse("tenant_admin:dataport_run", args=[run.pk]))
 
     def cancel_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
@@ -279,8 +281,10 @@ def resource_title(name: str) -> str:
         return name
 
 
-def _counts_words(counts: dict[str, int]) -> str:
+def _counts_words(counts: dict[str, int], errors: bool = True) -> str:
     if not counts:
         return "—"
-    return ", ".join(f"{counts.get(a, 0):,} {a if a != 'error' else 'with errors'}"
-                     for a in ("new", "changed", "unchanged", "error"))  # fmt: skip
+    actions = ("new", "changed", "unchanged", *(("error",) if errors else ()))
+    return ", ".join(
+        f"{counts.get(a, 0):,} {a if a != 'error' else 'with errors'}" for a in actions
+    )

@@ -17,6 +17,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -117,7 +118,8 @@ def tenant_export(
             return artifact_write(
                 tenant=tenant, kind=Artifact.Kind.EXPORT,
                 title=f"Data export of {tenant.name}",
-                filename=f"{tenant.slug}-data-export-{now:%Y%m%d-%H%M}.zip", content=handle,
+                filename=f"{tenant.slug}-data-export-{now.astimezone(ZoneInfo(tenant.timezone)):%Y%m%d-%H%M}.zip",
+                content=handle,
                 content_type="application/zip", audience=Artifact.Audience.OWNERS,
                 requested_by=requested_by, job_task_id=job_task_id,
             )  # fmt: skip

@@ -65,7 +65,8 @@ def test_the_owner_downloads_her_data_export_from_the_portal(
     acme = Tenant.objects.get(slug="acme")
     portal_sign_in(page, server, acme, portal_alice)
     page.goto(server.tenant_url(acme, "/downloads/"))
-    page.get_by_role("button", name="Export our data").click()
+    page.get_by_text("Export our data", exact=True).click()  # opens the form
+    page.get_by_role("button", name="Make the export").click()
     expect(page.get_by_text("Your data export is being made")).to_be_visible()
     row = page.locator("tbody tr", has_text="Data export of Acme Corp").first
     for _ in range(60):
