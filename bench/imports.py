@@ -9,7 +9,8 @@ import_data does); its dry run (the preview) is shown beside it. Invitations are
 
 Targets: speedup_100k ≥ 3, rss_ratio_100k ≤ 0.33, rss_growth_1m ≤ 1.2, export_rss_mb_1m ≤ 150.
 
-    python bench/imports.py [--rows 100000] [--big 1000000]
+    python bench/imports.py [--rows 100000] [--big 1000000] [--only-ours]
+    BENCH_PROFILE=1 python bench/imports.py …   # each child's cProfile on the way
 Last line: {"speedup_100k": …, "rss_ratio_100k": …, "rss_growth_1m": …, "export_rss_mb_1m": …}
 """
 
