@@ -23,12 +23,14 @@ VIEWERS = "Viewers"
 # is here (tests/backoffice/test_roles.py checks every admin-registered model is covered).
 MANAGED_APPS = (
     "tenants", "accounts", "django_celery_beat", "backoffice", "jobs", "beat", "reports", "backups",
-    "usersessions", "artifacts",
+    "usersessions", "artifacts", "dataport",
 )  # fmt: skip
 # Rows that are history: nobody edits them through the admin, operators included.
 READ_ONLY_MODELS = {
     ("backoffice", "auditentry"), ("tenants", "schematemplate"), ("artifacts", "downloadevent"),
 }  # fmt: skip
+# Permissions beyond view_ that Viewers hold: exporting a tenant's data is reading it.
+VIEWER_EXTRA = {("dataport", "export_data")}
 
 
 def staff_roles_sync() -> None:
@@ -38,7 +40,7 @@ def staff_roles_sync() -> None:
     operator_perms, viewer_perms = [], []
     for perm in perms:
         key = (perm.content_type.app_label, perm.content_type.model)
-        is_view = perm.codename.startswith("view_")
+        is_view = perm.codename.startswith("view_") or (key[0], perm.codename) in VIEWER_EXTRA
         if is_view:
             viewer_perms.append(perm)
         if is_view or key not in READ_ONLY_MODELS:

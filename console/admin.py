@@ -39,11 +39,11 @@ from console.tenant_scope import tenant_admin_url
 from jobs.admin import jobs_started_response
 from jobs.api import task_enqueue
 from jobs.models import JobRun
-from portal.services import invite_send
 from reports.data import ReportKind
 from reports.requests import ReportRequestForm, report_enqueue
 from schedules.services import tenant_crontabs_move
 from tenants.forms import TenantChangeForm, TenantCreateForm
+from tenants.invitations import invite_send
 from tenants.models import Domain, Membership, Tenant, tenant_url
 from tenants.services import (
     TransitionRefused,
@@ -323,8 +323,10 @@ class TenantAdmin(AuditedAdminMixin, ModelAdmin):
 
     @admin.display(description="Tenant admin")
     def open_admin(self, obj: Tenant) -> str:
-        return format_html('<a class="{}" href="{}">Open {}’s admin</a>', LINK,
-                           tenant_admin_url(obj), obj.slug)  # fmt: skip
+        base = tenant_admin_url(obj)
+        return format_html('<a class="{}" href="{}">Open {}’s admin</a> · '
+                           '<a class="{}" href="{}dataport/importrun/transfer/">Import and export</a>',
+                           LINK, base, obj.slug, LINK, base)  # fmt: skip
 
     def _transition(self, request: HttpRequest, tenants: list[Tenant], status: str) -> int:
         done = 0

@@ -153,6 +153,12 @@ def tenant_sidebar(request: HttpRequest) -> list[dict[str, Any]]:
                     "tenant_admin:usersessions_session_changelist",
                     ("usersessions", "session"),
                 ),
+                _item(
+                    "Import and export",
+                    "swap_vert",
+                    "tenant_admin:dataport_transfer",
+                    ("dataport", "importrun"),
+                ),
             ],
         },
         {

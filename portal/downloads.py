@@ -23,6 +23,7 @@ from artifacts.selectors import artifacts_visible, downloads_of_tenant
 from artifacts.serving import Asker, artifact_download, download_refuse
 from backoffice.services import audit_record
 from backups.requests import backup_request, backup_request_admit
+from dataport.requests import export_enqueue, export_request_admit
 from reports.data import ReportKind
 from reports.delivery import report_recipients, report_recipients_clean, report_recipients_set
 from reports.requests import ReportRequestForm, report_enqueue, report_request_admit
@@ -137,6 +138,28 @@ def backup_request_view(request: HttpRequest) -> HttpResponse:
     )  # fmt: skip
     messages.success(request, "Your backup is being made. It will appear here, in Downloads, "
                      "in a few minutes.")  # fmt: skip
+    return redirect("portal:downloads")
+
+
+@login_required
+@require_POST
+def export_request_view(request: HttpRequest) -> HttpResponse:
+    """An owner asks for the tenant's data export (every table as CSV and JSON in a zip): a job
+    in this tenant, at most DATAPORT_EXPORTS_PER_HOUR an hour; the zip then appears here."""
+    if not tenant_allows(_role(request), Action.REQUEST):
+        return render(request, "portal/forbidden.html", status=403)
+    tenant = _tenant(request)
+    if not export_request_admit(tenant=tenant):
+        messages.error(request, f"{tenant.name} has asked for {settings.DATAPORT_EXPORTS_PER_HOUR} "
+                                "data exports in the last hour, the most there may be. Try again later.")  # fmt: skip
+        return redirect("portal:downloads")
+    task_id = export_enqueue(tenant=tenant, requested_by=request.user)  # type: ignore[arg-type]
+    audit_record(
+        actor=request.user, action="export.all", tenant=tenant,  # type: ignore[arg-type]
+        detail={"task_id": task_id, "via": "portal"}, ip_address=client_ip(request) or None,
+    )  # fmt: skip
+    messages.success(request, "Your data export is being made. The zip will appear here, in "
+                              "Downloads, in a minute or two.")  # fmt: skip
     return redirect("portal:downloads")
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from backoffice.services import audit_record
-from portal.services import added_send, invite_send
+from tenants.invitations import added_send, invite_send
 from tenants.models import Membership, Tenant
 from tenants.services import owner_ensure
 from usersessions.services import sessions_end

@@ -35,6 +35,7 @@ urlpatterns = [
     re_path(r"^downloads/file/(?P<ref>.+)$", downloads.download, name="download"),
     path("downloads/report/", downloads.report_request_view, name="report_request"),
     path("downloads/backup/", downloads.backup_request_view, name="backup_request"),
+    path("downloads/export/", downloads.export_request_view, name="export_request"),
     path("downloads/recipients/", downloads.report_recipients_view, name="report_recipients"),
     path("downloads/<int:artifact_id>/share/", downloads.share_link_create_view, name="share_make"),
     path(

@@ -81,6 +81,8 @@ SHARED_APPS = [
     # The registry of every file the platform makes, share links and the download audit
     # (public: they outlive a broken or deleted schema; the bytes are in STORAGES["artifacts"]).
     "artifacts",
+    # Import and export of a tenant's data: the runs (public, like the artifacts they point at).
+    "dataport",
     "console",
 ]
 TENANT_APPS = [
@@ -260,6 +262,18 @@ REPORT_REQUESTS_PER_HOUR = env_int("REPORT_REQUESTS_PER_HOUR", 5, minimum=1)
 BACKUP_REQUESTS_PER_DAY = env_int("BACKUP_REQUESTS_PER_DAY", 3, minimum=1)
 # A deleted tenant's backups (and its backup key) are kept this long, then destroyed.
 BACKUP_DELETED_TENANT_KEEP_DAYS = env_int("BACKUP_DELETED_TENANT_KEEP_DAYS", 90, minimum=1)
+# Imports (dataport): the largest upload (JSON is parsed whole, so it has a lower bound), the
+# most rows, how far an XLSX may expand, the size up to which a file is checked and applied
+# inside the request (larger ones by a job with progress), and whether a members import sends
+# its invitations (after its commit, in batches).
+DATAPORT_MAX_MB = env_int("DATAPORT_MAX_MB", 200, minimum=1)
+DATAPORT_JSON_MAX_MB = env_int("DATAPORT_JSON_MAX_MB", 20, minimum=1)
+DATAPORT_MAX_ROWS = env_int("DATAPORT_MAX_ROWS", 1_000_000, minimum=1)
+DATAPORT_XLSX_MAX_UNZIPPED_MB = env_int("DATAPORT_XLSX_MAX_UNZIPPED_MB", 1000, minimum=1)
+DATAPORT_SYNC_MAX_KB = env_int("DATAPORT_SYNC_MAX_KB", 256, minimum=0)
+DATAPORT_INVITE_ON_IMPORT = env_bool("DATAPORT_INVITE_ON_IMPORT", True)
+# Tenant data exports an owner may ask for from the portal per tenant and hour.
+DATAPORT_EXPORTS_PER_HOUR = env_int("DATAPORT_EXPORTS_PER_HOUR", 3, minimum=1)
 
 CACHES = {
     "default": {

@@ -150,6 +150,7 @@ def _live_cleanup() -> None:
     from backoffice.models import AuditEntry
     from backups.models import Backup, Restore, TenantKey
     from beat.models import ScheduleSummary
+    from dataport.models import ImportRun
     from jobs.models import JobRun
     from jobs.tenant_cache import tenant_cache_clear
 
@@ -173,6 +174,7 @@ def _live_cleanup() -> None:
             if schema != "public":  # reports is a tenant app
                 cursor.execute(f"DELETE FROM {schema}.reports_reportrecipient")
     JobRun.objects.all().delete()
+    ImportRun.objects.all().delete()  # before the artifacts it points at
     DownloadEvent.objects.all().delete()
     ShareLink.objects.all().delete()
     Restore.objects.all().delete()

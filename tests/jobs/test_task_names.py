@@ -42,6 +42,10 @@ STORED_NAMES = {
     "backups.tasks.backups_upkeep_task": "backups.tasks",
     "backups.tasks.tenant_archive_task": "backups.tasks",
     "backups.tasks.tenant_delete_task": "backups.tasks",
+    "dataport.tasks.import_check_task": "dataport.tasks",
+    "dataport.tasks.import_apply_task": "dataport.tasks",
+    "dataport.tasks.tenant_export_task": "dataport.tasks",
+    "dataport.tasks.member_invitations_send_task": "dataport.tasks",
 }
 
 

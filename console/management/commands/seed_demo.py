@@ -98,4 +98,5 @@ class Command(BaseCommand):
             tenant = Tenant.objects.get(slug=slug)
             lines.append(f"  {slug:<13} {tenant_url(tenant)}   member: {member}")
         lines.append(f"  Health        http://{settings.BASE_DOMAIN}{port}/healthz")
+        lines.append("  Import files  dataport/samples/ (a tenant's admin: Import and export)")
         self.stdout.write("\n".join(lines) + "\n")

@@ -1,3 +1,7 @@
+"""The emails that bring a person into a tenant: an invitation (choose a password) or a note
+that they were added. Here, low, so every way of adding members sends the same email: the
+portal's members page, the tenant page's first owner, the members import."""
+
 from __future__ import annotations
 
 from django.contrib.auth.tokens import default_token_generator
