@@ -12,6 +12,7 @@ backup_verify(backup)          → loads it into a scratch schema, compares ever
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import logging
 import secrets
@@ -28,7 +29,7 @@ from accounts.models import User
 from artifacts.models import Artifact
 from artifacts.services import artifact_write
 from artifacts.serving import Plaintext, PlaintextUnavailable
-from artifacts.storage import artifact_storage, stored_size
+from artifacts.storage import artifact_storage, bytes_read, stored_size
 from backups import age
 from backups.archive import (
     ArchiveCorrupt,
@@ -184,6 +185,7 @@ def backup_verify(backup: Backup, *, progress: Progress | None = None) -> Backup
     load_s: float | None = None
     error = ""
     try:
+        _stored_check(backup)
         with backup_open(backup) as stream, transaction.atomic():
             manifest = archive_load(stream, scratch, progress=progress)
             load_s = time.monotonic() - started
@@ -202,6 +204,20 @@ def backup_verify(backup: Backup, *, progress: Progress | None = None) -> Backup
     backup.verify_duration_s = round(load_s, 3) if load_s is not None else None
     backup.save(update_fields=["verification", "verify_error", "verified_at", "verify_duration_s"])
     return backup
+
+
+def _stored_check(backup: Backup) -> None:
+    """The stored bytes are those written (the artifact's sha256), before anything is loaded."""
+    artifact = backup.artifact
+    if artifact is None or artifact.is_deleted:
+        return  # backup_open says why
+    if stored_size(artifact.storage_key) != artifact.size:
+        raise ArchiveCorrupt("the stored archive is missing or not of its recorded size")
+    digest = hashlib.sha256()
+    for chunk in bytes_read(artifact.storage_key):
+        digest.update(chunk)
+    if digest.hexdigest() != artifact.sha256:
+        raise ArchiveCorrupt("the stored archive differs from its checksum: it was damaged")
 
 
 def _compare(backup: Backup, manifest: Manifest, scratch: str) -> None:
