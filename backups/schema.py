@@ -72,8 +72,8 @@ def _split(statements: list[str]) -> tuple[str, str]:
 
 
 # --- Shape ---------------------------------------------------------------------------------------
-# Each keyed on the relations' oids (indexed catalogs), so only the one scan of pg_class that
-# finds the schema's relations (relations_read) depends on the size of the catalog.
+# Each keyed on the relations' oids (indexed catalogs): none reads a catalog whose size grows
+# with the number of tenants.
 _SHAPE_QUERIES = {
     "columns": """
         SELECT c.relname, a.attnum::int, a.attname, format_type(a.atttypid, a.atttypmod),
@@ -127,13 +127,18 @@ class Relation:
 
 
 def relations_read(conn: psycopg.Connection[Any], schema: str) -> tuple[int, list[Relation]]:
-    """The schema's namespace oid and its relations (no indexes): the one catalog scan."""
+    """The schema's namespace oid and its relations (no indexes). Found through pg_depend's
+    index on the referenced object (every object in a schema depends on it: that is how DROP
+    SCHEMA … CASCADE finds them), not a scan of pg_class, whose size grows with the tenants."""
     found = conn.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", [schema]).fetchone()
     if found is None:
         raise LookupError(f"schema {schema!r} does not exist")
     rows = conn.execute(
-        "SELECT oid, relname, relkind::text, relpersistence::text, relrowsecurity FROM pg_class "
-        "WHERE relnamespace = %s AND relkind IN ('r','p','v','m','S','f') ORDER BY relname",
+        "SELECT c.oid, c.relname, c.relkind::text, c.relpersistence::text, c.relrowsecurity "
+        "FROM pg_depend d JOIN pg_class c ON c.oid = d.objid "
+        "WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = %s "
+        "AND d.classid = 'pg_class'::regclass AND c.relnamespace = d.refobjid "
+        "AND c.relkind IN ('r','p','v','m','S','f') ORDER BY c.relname",
         [found[0]],
     ).fetchall()
     return int(found[0]), [Relation(int(r[0]), r[1], r[2], r[3], bool(r[4])) for r in rows]
