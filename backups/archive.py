@@ -107,7 +107,8 @@ class Manifest:
         if data.get("format") != FORMAT:
             raise ArchiveCorrupt(f"not an archive of format {FORMAT} ({data.get('format')!r})")
         try:
-            values = {**data}
+            # Only the archive's own fields (a Backup row's copy also holds `archive`).
+            values = {key: data[key] for key in cls.__dataclass_fields__}
             values["tables"] = [TableEntry(**t) for t in data["tables"]]
             values["parts"] = [Part(**p) for p in data["parts"]]
             return cls(**values)
@@ -369,12 +370,20 @@ _BAD_CONTENT = (
 
 
 def archive_load(
-    source: IO[bytes], schema_name: str, *, progress: Progress | None = None
+    source: IO[bytes],
+    schema_name: str,
+    *,
+    progress: Progress | None = None,
+    expected: Manifest | None = None,
 ) -> Manifest:
     """Create `schema_name` (it must not exist) and load the archive read from `source` (the
     plaintext .tar.zst) into it, in one transaction: tables, rows, indexes and constraints,
     sequence positions. Every part's sha256 and every table's row count are checked against the
-    manifest; on any failure (ArchiveCorrupt, or ArchiveError for a bad target) nothing is left."""
+    manifest; on any failure (ArchiveCorrupt, or ArchiveError for a bad target) nothing is left.
+
+    `expected`: the manifest recorded when the backup was made (`backup_manifest(backup)`, from
+    the database): each SQL part is then checked against it *before* it runs, and the archive's
+    own manifest must be that one (an archive swapped or altered in storage runs no SQL)."""
     if not SCHEMA_NAME_RE.match(schema_name):
         raise ArchiveError(f"not a schema name we create: {schema_name!r}")
     report = progress or (lambda done, total, message: None)
@@ -384,7 +393,7 @@ def archive_load(
             if cursor.fetchone():
                 raise ArchiveError(f"schema {schema_name!r} already exists")
             cursor.execute(f'CREATE SCHEMA "{schema_name}"')
-            manifest = _load(cursor.cursor, source, schema_name, report)
+            manifest = _load(cursor.cursor, source, schema_name, report, expected)
     except (zstandard.ZstdError, tarfile.TarError, EOFError, UnicodeDecodeError) as exc:
         raise ArchiveCorrupt(f"the archive is damaged: {exc}") from exc
     except (DatabaseError, psycopg.Error) as exc:
@@ -395,8 +404,11 @@ def archive_load(
     return manifest
 
 
-def _load(cursor: Any, source: IO[bytes], schema: str, report: Progress) -> Manifest:
+def _load(
+    cursor: Any, source: IO[bytes], schema: str, report: Progress, expected: Manifest | None
+) -> Manifest:
     placeholder = identifier_re(PLACEHOLDER)
+    trusted = {p.path: p.sha256 for p in expected.parts} if expected is not None else None
     seen = _Seen()
     manifest: Manifest | None = None
     reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
@@ -418,13 +430,18 @@ def _load(cursor: Any, source: IO[bytes], schema: str, report: Progress) -> Mani
             if member.name == "manifest.json":
                 manifest = Manifest.from_json(json.loads(data))
                 continue
-            seen.add(member.name, hashlib.sha256(data).hexdigest(), len(data))
+            digest = hashlib.sha256(data).hexdigest()
+            seen.add(member.name, digest, len(data))
+            if trusted is not None and trusted.get(member.name) != digest:
+                raise ArchiveCorrupt(f"{member.name} is not the one this backup recorded")
             if member.name in ("pre-data.sql", "post-data.sql", "sequences.sql"):
                 cursor.execute(placeholder.sub(schema, data.decode()).encode())
             elif member.name not in ("restore.sql", "SHA256SUMS"):
                 raise ArchiveCorrupt(f"unexpected file {member.name!r} in the archive")
     if manifest is None:
         raise ArchiveCorrupt("the archive is damaged or cut short: it ends before its manifest")
+    if expected is not None and manifest.sha256 != expected.sha256:
+        raise ArchiveCorrupt("the archive is not the one this backup recorded")
     _check(manifest, seen)
     return manifest
 
