@@ -79,6 +79,7 @@ bench: services
 	$(PY) bench/soak.py
 	$(PY) bench/downloads.py
 	$(PY) bench/reports.py
+	$(PY) bench/backups.py
 	$(PY) bench/imports.py
 
 # What docker-compose.yml runs, without Docker, on a fresh database (DEBUG=0).

@@ -35,15 +35,24 @@ import psycopg
 import zstandard
 from django.db import DatabaseError, connection, transaction
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
-from backups.schema import PLACEHOLDER, SchemaDDL, identifier_re, schema_ddl
+from backups.schema import (
+    PLACEHOLDER,
+    Relation,
+    SchemaDDL,
+    identifier_re,
+    relations_read,
+    schema_ddl,
+)
 
 FORMAT = "saas-tenant-backup/1"
-PART_BYTES = 8 * 1024 * 1024  # rows of one table per data part (memory bound while writing)
-ZSTD_LEVEL = 3
+PART_BYTES = 4 * 1024 * 1024  # rows of one table per data part (memory bound while writing)
+ZSTD_LEVEL = 1  # as small as level 3 on this data, twice as fast
 READ_CHUNK = 256 * 1024
 SCHEMA_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 Progress = Callable[[int, int | None, str], None]
+Chunk = bytes | memoryview
 
 
 class ArchiveError(Exception):
@@ -98,7 +107,8 @@ class Manifest:
         if data.get("format") != FORMAT:
             raise ArchiveCorrupt(f"not an archive of format {FORMAT} ({data.get('format')!r})")
         try:
-            values = {**data}
+            # Only the archive's own fields (a Backup row's copy also holds `archive`).
+            values = {key: data[key] for key in cls.__dataclass_fields__}
             values["tables"] = [TableEntry(**t) for t in data["tables"]]
             values["parts"] = [Part(**p) for p in data["parts"]]
             return cls(**values)
@@ -170,21 +180,25 @@ class ArchiveWriter:
         self.sha256.update(data)
         return data
 
-    def _file(self, path: str, data: bytes, rows: int | None = None) -> Iterator[bytes]:
+    def _file(self, path: str, data: bytes, rows: int | None = None) -> Iterator[Chunk]:
         self._parts.append(
             Part(path=path, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data), rows=rows)
         )
         yield _tar_member(path, len(data))
-        yield data
+        with memoryview(data) as view:  # in slices: the codec's buffers stay small
+            for start in range(0, len(data), READ_CHUNK):
+                yield view[start : start + READ_CHUNK]
         yield _padding(len(data))
 
-    def _tar(self, started: float) -> Iterator[bytes]:
+    def _tar(self, started: float) -> Iterator[Chunk]:
         with _snapshot_connection() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             conn.execute("SET search_path TO pg_catalog")
             conn.execute("SET LOCAL lock_timeout = '60s'")
             snapshot = str(conn.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
-            tables, sequences = self._relations(conn)
+            found = self._relations(conn)
+            tables = [r.name for r in found[1] if r.kind == "r"]
+            sequences = [r.name for r in found[1] if r.kind == "S"]
             # As pg_dump does: no DDL may change a table while we read it.
             if tables:
                 conn.execute(
@@ -192,7 +206,7 @@ class ArchiveWriter:
                         sql.SQL(", ").join(sql.Identifier(self.schema_name, t) for t in tables)
                     )
                 )
-            ddl = schema_ddl(conn, self.schema_name, snapshot=snapshot)
+            ddl = schema_ddl(conn, self.schema_name, snapshot=snapshot, found=found)
             migrations = self._migrations(conn, tables)
             yield from self._file("pre-data.sql", ddl.pre_data.encode())
             entries = []
@@ -217,18 +231,11 @@ class ArchiveWriter:
         yield _padding(len(body))
         yield b"\0" * (2 * tarfile.BLOCKSIZE)  # the end-of-archive marker
 
-    def _relations(self, conn: psycopg.Connection[Any]) -> tuple[list[str], list[str]]:
-        rows = conn.execute(
-            "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n "
-            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('r', 'S') "
-            "ORDER BY c.relname",
-            [self.schema_name],
-        ).fetchall()
-        if not conn.execute(
-            "SELECT 1 FROM pg_namespace WHERE nspname = %s", [self.schema_name]
-        ).fetchone():
-            raise ArchiveError(f"schema {self.schema_name!r} does not exist")
-        return [r[0] for r in rows if r[1] == "r"], [r[0] for r in rows if r[1] == "S"]
+    def _relations(self, conn: psycopg.Connection[Any]) -> tuple[int, list[Relation]]:
+        try:
+            return relations_read(conn, self.schema_name)
+        except LookupError as exc:
+            raise ArchiveError(str(exc)) from exc
 
     def _migrations(self, conn: psycopg.Connection[Any], tables: list[str]) -> list[str]:
         if "django_migrations" not in tables:
@@ -240,13 +247,13 @@ class ArchiveWriter:
         ).fetchall()
         return [f"{app}.{name}" for app, name in rows]
 
-    def _table(self, conn: psycopg.Connection[Any], entry: TableEntry) -> Iterator[bytes]:
+    def _table(self, conn: psycopg.Connection[Any], entry: TableEntry) -> Iterator[Chunk]:
         """The table's rows in parts of about PART_BYTES, each ending at a row's end."""
         digest = hashlib.sha256()
         buffer = bytearray()
         index = 0
 
-        def part(data: bytes) -> Iterator[bytes]:
+        def part(data: bytes) -> Iterator[Chunk]:
             nonlocal index
             rows = data.count(b"\n")  # text COPY escapes newlines inside values
             digest.update(data)
@@ -265,7 +272,8 @@ class ArchiveWriter:
                 buffer += chunk
                 if len(buffer) >= PART_BYTES:
                     cut = buffer.rfind(b"\n") + 1
-                    data = bytes(buffer[:cut])
+                    with memoryview(buffer) as view:
+                        data = bytes(view[:cut])
                     del buffer[:cut]
                     yield from part(data)
         if buffer or not entry.parts:
@@ -362,12 +370,20 @@ _BAD_CONTENT = (
 
 
 def archive_load(
-    source: IO[bytes], schema_name: str, *, progress: Progress | None = None
+    source: IO[bytes],
+    schema_name: str,
+    *,
+    progress: Progress | None = None,
+    expected: Manifest | None = None,
 ) -> Manifest:
     """Create `schema_name` (it must not exist) and load the archive read from `source` (the
     plaintext .tar.zst) into it, in one transaction: tables, rows, indexes and constraints,
     sequence positions. Every part's sha256 and every table's row count are checked against the
-    manifest; on any failure (ArchiveCorrupt, or ArchiveError for a bad target) nothing is left."""
+    manifest; on any failure (ArchiveCorrupt, or ArchiveError for a bad target) nothing is left.
+
+    `expected`: the manifest recorded when the backup was made (`backup_manifest(backup)`, from
+    the database): each SQL part is then checked against it *before* it runs, and the archive's
+    own manifest must be that one (an archive swapped or altered in storage runs no SQL)."""
     if not SCHEMA_NAME_RE.match(schema_name):
         raise ArchiveError(f"not a schema name we create: {schema_name!r}")
     report = progress or (lambda done, total, message: None)
@@ -377,7 +393,7 @@ def archive_load(
             if cursor.fetchone():
                 raise ArchiveError(f"schema {schema_name!r} already exists")
             cursor.execute(f'CREATE SCHEMA "{schema_name}"')
-            manifest = _load(cursor.cursor, source, schema_name, report)
+            manifest = _load(cursor.cursor, source, schema_name, report, expected)
     except (zstandard.ZstdError, tarfile.TarError, EOFError, UnicodeDecodeError) as exc:
         raise ArchiveCorrupt(f"the archive is damaged: {exc}") from exc
     except (DatabaseError, psycopg.Error) as exc:
@@ -388,8 +404,11 @@ def archive_load(
     return manifest
 
 
-def _load(cursor: Any, source: IO[bytes], schema: str, report: Progress) -> Manifest:
+def _load(
+    cursor: Any, source: IO[bytes], schema: str, report: Progress, expected: Manifest | None
+) -> Manifest:
     placeholder = identifier_re(PLACEHOLDER)
+    trusted = {p.path: p.sha256 for p in expected.parts} if expected is not None else None
     seen = _Seen()
     manifest: Manifest | None = None
     reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
@@ -411,13 +430,18 @@ def _load(cursor: Any, source: IO[bytes], schema: str, report: Progress) -> Mani
             if member.name == "manifest.json":
                 manifest = Manifest.from_json(json.loads(data))
                 continue
-            seen.add(member.name, hashlib.sha256(data).hexdigest(), len(data))
+            digest = hashlib.sha256(data).hexdigest()
+            seen.add(member.name, digest, len(data))
+            if trusted is not None and trusted.get(member.name) != digest:
+                raise ArchiveCorrupt(f"{member.name} is not the one this backup recorded")
             if member.name in ("pre-data.sql", "post-data.sql", "sequences.sql"):
                 cursor.execute(placeholder.sub(schema, data.decode()).encode())
             elif member.name not in ("restore.sql", "SHA256SUMS"):
                 raise ArchiveCorrupt(f"unexpected file {member.name!r} in the archive")
     if manifest is None:
-        raise ArchiveCorrupt("the archive has no manifest (cut short?)")
+        raise ArchiveCorrupt("the archive is damaged or cut short: it ends before its manifest")
+    if expected is not None and manifest.sha256 != expected.sha256:
+        raise ArchiveCorrupt("the archive is not the one this backup recorded")
     _check(manifest, seen)
     return manifest
 
@@ -427,7 +451,8 @@ def _copy_in(cursor: Any, handle: IO[bytes], schema: str, path: str, seen: _Seen
         raise ArchiveCorrupt(f"unexpected file {path!r} in the archive")
     digest, size, rows = hashlib.sha256(), 0, 0
     statement = sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(schema, _table_of(path)))
-    with cursor.copy(statement) as copy:
+    # A thread sends to the server while this one decompresses and hashes the next chunk.
+    with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
         while chunk := handle.read(READ_CHUNK):
             digest.update(chunk)
             size += len(chunk)

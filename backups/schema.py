@@ -72,26 +72,26 @@ def _split(statements: list[str]) -> tuple[str, str]:
 
 
 # --- Shape ---------------------------------------------------------------------------------------
+# Each keyed on the relations' oids (indexed catalogs): none reads a catalog whose size grows
+# with the number of tenants.
 _SHAPE_QUERIES = {
-    "relations": """
-        SELECT c.relname, c.relkind, c.relpersistence, c.relrowsecurity::text
-        FROM pg_class c WHERE c.relnamespace = %(ns)s AND c.relkind IN ('r','p','v','m','S','f')""",
     "columns": """
         SELECT c.relname, a.attnum::int, a.attname, format_type(a.atttypid, a.atttypmod),
                a.attnotnull::text, a.attidentity, a.attgenerated,
                coalesce(pg_get_expr(d.adbin, d.adrelid), ''), coalesce(co.collname, '')
-        FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
         LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 100
-        WHERE c.relnamespace = %(ns)s AND c.relkind IN ('r','p','v','m','f')
+        WHERE a.attrelid = ANY(%(oids)s) AND c.relkind IN ('r','p','v','m','f')
           AND a.attnum > 0 AND NOT a.attisdropped""",
     "indexes": """
         SELECT c.relname, i.relname, pg_get_indexdef(x.indexrelid)
-        FROM pg_class c JOIN pg_index x ON x.indrelid = c.oid JOIN pg_class i ON i.oid = x.indexrelid
-        WHERE c.relnamespace = %(ns)s""",
+        FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
+        WHERE x.indrelid = ANY(%(oids)s)""",
     "constraints": """
         SELECT c.relname, k.conname, k.contype::text, pg_get_constraintdef(k.oid)
-        FROM pg_class c JOIN pg_constraint k ON k.conrelid = c.oid WHERE c.relnamespace = %(ns)s""",
+        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+        WHERE k.conrelid = ANY(%(oids)s)""",
     "sequences": """
         SELECT c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmax,
                s.seqmin, s.seqcache, s.seqcycle::text,
@@ -101,32 +101,64 @@ _SHAPE_QUERIES = {
                          WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                            AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
                          LIMIT 1), '')
-        FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid WHERE c.relnamespace = %(ns)s""",
+        FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid WHERE s.seqrelid = ANY(%(oids)s)""",
     "triggers": """
         SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid)
-        FROM pg_class c JOIN pg_trigger t ON t.tgrelid = c.oid
-        WHERE c.relnamespace = %(ns)s AND NOT t.tgisinternal""",
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE t.tgrelid = ANY(%(oids)s) AND NOT t.tgisinternal""",
     "views": """
         SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c
-        WHERE c.relnamespace = %(ns)s AND c.relkind IN ('v', 'm')""",
+        WHERE c.oid = ANY(%(oids)s) AND c.relkind IN ('v', 'm')""",
+    # Tenants have no functions of their own; pg_proc holds the built-ins only, whatever the
+    # number of tenants.
     "functions": """
         SELECT p.proname, pg_get_function_identity_arguments(p.oid), md5(pg_get_functiondef(p.oid))
         FROM pg_proc p WHERE p.pronamespace = %(ns)s AND p.prokind IN ('f', 'p')""",
 }
 
 
-def shape_digest(conn: psycopg.Connection[Any], schema: str) -> str:
+@dataclass(frozen=True)
+class Relation:
+    oid: int
+    name: str
+    kind: str  # pg_class.relkind: r table, S sequence, v view, …
+    persistence: str
+    row_security: bool
+
+
+def relations_read(conn: psycopg.Connection[Any], schema: str) -> tuple[int, list[Relation]]:
+    """The schema's namespace oid and its relations (no indexes). Found through pg_depend's
+    index on the referenced object (every object in a schema depends on it: that is how DROP
+    SCHEMA … CASCADE finds them), not a scan of pg_class, whose size grows with the tenants."""
+    found = conn.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", [schema]).fetchone()
+    if found is None:
+        raise LookupError(f"schema {schema!r} does not exist")
+    rows = conn.execute(
+        "SELECT c.oid, c.relname, c.relkind::text, c.relpersistence::text, c.relrowsecurity "
+        "FROM pg_depend d JOIN pg_class c ON c.oid = d.objid "
+        "WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = %s "
+        "AND d.classid = 'pg_class'::regclass AND c.relnamespace = d.refobjid "
+        "AND c.relkind IN ('r','p','v','m','S','f') ORDER BY c.relname",
+        [found[0]],
+    ).fetchall()
+    return int(found[0]), [Relation(int(r[0]), r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+
+def shape_digest(
+    conn: psycopg.Connection[Any], schema: str, found: tuple[int, list[Relation]] | None = None
+) -> str:
     """A digest of everything that makes the schema's DDL what it is, its own name taken out.
-    The connection's search_path must be pg_catalog only, so every name comes qualified."""
+    The connection's search_path must be pg_catalog only, so every name comes qualified.
+    `found`: relations_read's answer, when the caller has it already."""
     qualifier = qualified_re(schema)
+    ns, relations = found or relations_read(conn, schema)
+    shape: dict[str, list[list[str]]] = {
+        "relations": [[r.name, r.kind, r.persistence, str(r.row_security)] for r in relations]
+    }
+    params = {"ns": ns, "oids": [r.oid for r in relations]}
     with conn.cursor() as cursor:
-        cursor.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", [schema])
-        found = cursor.fetchone()
-        if found is None:
-            raise LookupError(f"schema {schema!r} does not exist")
-        shape: dict[str, list[list[str]]] = {}
         for name, query in _SHAPE_QUERIES.items():
-            cursor.execute(query, {"ns": found[0]})
+            cursor.execute(query, params)
             shape[name] = sorted(
                 [qualifier.sub("S.", str(value)) for value in row] for row in cursor.fetchall()
             )
@@ -163,16 +195,21 @@ def template_ddl() -> tuple[str, str, re.Pattern[str]]:
     return template_sql, placeholder, pattern
 
 
-def schema_ddl(conn: psycopg.Connection[Any], schema: str, *, snapshot: str) -> SchemaDDL:
+def schema_ddl(
+    conn: psycopg.Connection[Any], schema: str, *, snapshot: str,
+    found: tuple[int, list[Relation]] | None = None,
+) -> SchemaDDL:  # fmt: skip
     """The DDL of `schema` as seen by `conn`'s transaction (whose exported snapshot is
     `snapshot`, so pg_dump, if it runs, sees the same state)."""
-    live = shape_digest(conn, schema)
+    live = shape_digest(conn, schema, found)
     try:
         template_sql, placeholder, pattern = template_ddl()
-        # Measured on a connection of its own: `conn` is inside the backup's read-only snapshot.
-        with psycopg.connect(**conn_params(conn), autocommit=True) as side:
-            side.execute("SET search_path TO pg_catalog")
-            expected = _template_shape(side, template_sql, pattern)
+        expected = _template_shapes.get(migration_state_key())
+        if expected is None:
+            # Measured on a connection of its own: `conn` is in the backup's read-only snapshot.
+            with psycopg.connect(**conn_params(conn), autocommit=True) as side:
+                side.execute("SET search_path TO pg_catalog")
+                expected = _template_shape(side, template_sql, pattern)
     except TemplateUnavailable as exc:
         return _pg_dump_ddl(schema, snapshot, live, f"no template: {exc}")
     if live != expected:

@@ -12,6 +12,7 @@ backup_verify(backup)          → loads it into a scratch schema, compares ever
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import logging
 import secrets
@@ -29,7 +30,7 @@ from accounts.models import User
 from artifacts.models import Artifact
 from artifacts.services import artifact_write
 from artifacts.serving import Plaintext, PlaintextUnavailable
-from artifacts.storage import artifact_storage, stored_size
+from artifacts.storage import artifact_storage, bytes_read, stored_size
 from backups import age
 from backups.archive import (
     ArchiveCorrupt,
@@ -186,6 +187,11 @@ def backup_open(backup: Backup) -> Iterator[IO[bytes]]:
             yield plain
 
 
+def backup_manifest(backup: Backup) -> Manifest:
+    """The manifest recorded when the backup was made: pass it to archive_load as `expected`."""
+    return Manifest.from_json(backup.manifest)
+
+
 class _Rollback(Exception):
     pass
 
@@ -199,8 +205,11 @@ def backup_verify(backup: Backup, *, progress: Progress | None = None) -> Backup
     load_s: float | None = None
     error = ""
     try:
+        _stored_check(backup)
         with backup_open(backup) as stream, transaction.atomic():
-            manifest = archive_load(stream, scratch, progress=progress)
+            manifest = archive_load(
+                stream, scratch, progress=progress, expected=backup_manifest(backup)
+            )
             load_s = time.monotonic() - started
             _compare(backup, manifest, scratch)
             raise _Rollback
@@ -219,9 +228,21 @@ def backup_verify(backup: Backup, *, progress: Progress | None = None) -> Backup
     return backup
 
 
+def _stored_check(backup: Backup) -> None:
+    """The stored bytes are those written (the artifact's sha256), before anything is loaded."""
+    artifact = backup.artifact
+    if artifact is None or artifact.is_deleted:
+        return  # backup_open says why
+    if stored_size(artifact.storage_key) != artifact.size:
+        raise ArchiveCorrupt("the stored archive is missing or not of its recorded size")
+    digest = hashlib.sha256()
+    for chunk in bytes_read(artifact.storage_key):
+        digest.update(chunk)
+    if digest.hexdigest() != artifact.sha256:
+        raise ArchiveCorrupt("the stored archive differs from its checksum: it was damaged")
+
+
 def _compare(backup: Backup, manifest: Manifest, scratch: str) -> None:
-    if backup.manifest.get("sha256") != manifest.sha256:
-        raise ArchiveCorrupt("the archive is not the one this backup recorded")
     for table in manifest.tables:
         rows, digest = table_digest(scratch, table.name)
         if rows != table.rows:

@@ -14,6 +14,7 @@ from backups.archive import (
     ArchiveCorrupt,
     ArchiveError,
     ArchiveWriter,
+    Manifest,
     archive_load,
     archive_write,
 )
@@ -74,3 +75,13 @@ def test_the_archive_is_a_tar_a_person_can_read(acme: Tenant) -> None:
     assert "SHA256SUMS" in names and "restore.sql" in names
     assert "__schema__.django_celery_beat_periodictask" in pre and "acme" not in pre
     assert manifest["tenant"] == {"slug": "acme"}
+
+
+def test_with_the_recorded_manifest_no_altered_sql_runs(acme: Tenant) -> None:
+    data, writer = _archive("acme")
+    assert writer.manifest is not None
+    recorded = Manifest.from_json({**writer.manifest.to_json(), "archive": {}})
+    recorded.parts[0].sha256 = "0" * 64  # pre-data.sql as the database remembers it
+    with pytest.raises(ArchiveCorrupt, match="pre-data.sql is not the one this backup recorded"):
+        archive_load(io.BytesIO(data), "acme_bad", expected=recorded)
+    assert not _schema_exists("acme_bad")

@@ -17,6 +17,7 @@ from backups.models import Backup, TenantKey
 from backups.services import backup_create, backup_open, backup_verify
 from scripts.suite_tools import tool_path
 from tenants.models import Tenant
+from tests.helpers import artifact_make
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("artifacts_root")]
 
@@ -58,7 +59,7 @@ def test_a_corrupted_archive_is_refused_by_verify(acme: Tenant, artifacts_root: 
     path.write_bytes(bytes(data))
     backup = backup_verify(backup)
     assert backup.verification == Backup.Verification.FAILED
-    assert "damaged" in backup.verify_error or "differs" in backup.verify_error, backup.verify_error
+    assert backup.verify_error == "the stored archive differs from its checksum: it was damaged"
     assert _scratch_schemas() == []
     path.write_bytes(bytes(data[:-10]))
     assert backup_verify(backup).verify_error == (
@@ -127,3 +128,12 @@ def test_encryption_fails_closed(acme: Tenant, settings: Any, case: str, message
     backup = backup_create(acme, kind="manual")
     assert backup.state == Backup.State.FAILED and message in backup.error, backup.error
     assert backup.artifact is None and Artifact.objects.count() == artifacts  # nothing written
+
+
+def test_a_backup_past_the_quota_fails_with_a_clear_error(acme: Tenant) -> None:
+    acme.storage_quota_mb = 1
+    acme.save(update_fields=["storage_quota_mb"])
+    artifact_make(acme, b"x" * (1024 * 1024 - 100))  # the quota all but used
+    backup = backup_create(acme, kind="manual")
+    assert backup.state == Backup.State.FAILED and backup.artifact is None
+    assert "would pass the tenant's storage quota of 1 MB" in backup.error, backup.error
