@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import connection
-from psycopg import Cursor
 from psycopg.types.json import Jsonb
 
 from jobs.models import JobRun
+
+if TYPE_CHECKING:
+    from saas.db_backend.base import DatabaseWrapper
 
 _TABLE = f'"{settings.PUBLIC_SCHEMA_NAME}"."{JobRun._meta.db_table}"'
 _FINAL = tuple(sorted(JobRun.FINAL_STATES))
@@ -45,13 +47,15 @@ SUCCEED_SQL = (
 def _execute(sql: str, params: list[Any]) -> int:
     connection.ensure_connection()
     started = time.monotonic()
+    backend = cast("DatabaseWrapper", connection)
     with connection.wrap_database_errors:
-        cursor = Cursor(connection.connection)  # server-side parameters: preparable
         try:
-            cursor.execute(sql, params, prepare=settings.JOBS_DB_PREPARE)
-            return cursor.rowcount
+            # With the tenant's `SET search_path` when one is pending: opening an attempt is a
+            # tenant task's first statement, and the two share one round trip.
+            return backend.execute_carrying_search_path(
+                sql, params, prepare=settings.JOBS_DB_PREPARE
+            )
         finally:
-            cursor.close()
             if connection.queries_logged:  # as Django logs its own (tests count these)
                 connection.queries_log.append(
                     {"sql": f"{sql} -- {params!r}", "time": f"{time.monotonic() - started:.3f}"}
