@@ -44,16 +44,14 @@ SUCCEED_SQL = (
 )
 
 
-def _execute(sql: str, params: list[Any]) -> int:
+def _execute(sql: str, params: list[Any], *, carry_search_path: bool = False) -> int:
     connection.ensure_connection()
     started = time.monotonic()
     backend = cast("DatabaseWrapper", connection)
     with connection.wrap_database_errors:
         try:
-            # With the tenant's `SET search_path` when one is pending: opening an attempt is a
-            # tenant task's first statement, and the two share one round trip.
-            return backend.execute_carrying_search_path(
-                sql, params, prepare=settings.JOBS_DB_PREPARE
+            return backend.execute_raw(
+                sql, params, prepare=settings.JOBS_DB_PREPARE, carry_search_path=carry_search_path
             )
         finally:
             if connection.queries_logged:  # as Django logs its own (tests count these)
@@ -64,7 +62,10 @@ def _execute(sql: str, params: list[Any]) -> int:
 
 def attempt_open(*, task_id: str, worker: str, now: dt.datetime) -> bool:
     """queued/retrying → running, the common case of `jobrun_started`. True if opened."""
-    return _execute(OPEN_SQL, [worker, now, task_id]) > 0
+    # A tenant task's first statement: the tenant's pending `SET search_path` goes with it, one
+    # round trip for both. (Not the closing write: the schema it would set, the one restored
+    # after the body, may never be queried before the next task switches again.)
+    return _execute(OPEN_SQL, [worker, now, task_id], carry_search_path=True) > 0
 
 
 def attempt_succeed(*, task_id: str, attempt: dt.datetime, result: Any, now: dt.datetime) -> None:

@@ -33,17 +33,21 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             params["options"] = f"{options} -c synchronous_commit={worker_commit_mode}".strip()
         return params
 
-    def execute_carrying_search_path(self, sql: str, params: list[Any], *, prepare: bool) -> int:
+    def execute_raw(
+        self, sql: str, params: list[Any], *, prepare: bool, carry_search_path: bool
+    ) -> int:
         """Run one statement on the open connection, server-side bound (so it can be prepared),
-        and return its row count. A `SET search_path` still pending (a tenant task just switched)
-        goes in the same round trip, as a pipeline: the statement's table must be named with its
-        schema. Having proved the connection works, the statement stands for this unit of
-        work's health check. Raises psycopg's errors: the caller wraps them (a lost connection
-        is retried by jobs.bookkeeping)."""
+        and return its row count; its table must be named with its schema. With
+        `carry_search_path`, a `SET search_path` still pending (a tenant task just switched)
+        goes in the same round trip, as a pipeline; without, it stays pending for the next ORM
+        query. Having proved the connection works, the statement stands for this unit of work's
+        health check. Raises psycopg's errors: the caller wraps them (a lost connection is
+        retried by jobs.bookkeeping)."""
         assert self.connection is not None
         paths = None
         if (
-            self.search_path_set_schemas is None
+            carry_search_path
+            and self.search_path_set_schemas is None
             and self.schema_name
             and not self._setting_search_path
         ):

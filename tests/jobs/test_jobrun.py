@@ -209,7 +209,7 @@ def test_a_retry_asked_for_inside_a_transaction_is_still_sent() -> None:
 def _round_trips(run: Callable[[], object]) -> int:
     """Round trips to PostgreSQL while `run` runs: the server's ReadyForQuery messages in
     libpq's protocol trace (one per simple query, pipeline or extended-protocol sync)."""
-    pgconn = connection.connection.pgconn  # type: ignore[union-attr]
+    pgconn = connection.connection.pgconn
     with tempfile.TemporaryFile("w+") as trace:
         pgconn.trace(trace.fileno())
         try:
