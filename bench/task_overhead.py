@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     import redis
 
 DB_NAME = "saas_bench_tasks"
-REDIS_DB = 14
+# Its own Redis db (flushed by every run): BENCH_REDIS_DB moves it off a db someone else uses.
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "14"))
 TENANTS = 50
 VARIANTS = ["a", "b", "c", "d"]
 LABELS = {
@@ -60,6 +61,10 @@ def inprocess(variant: str, n: int) -> None:
 
     django.setup()
     from celery.app.trace import build_tracer
+    from celery.signals import worker_process_init
+
+    # As a pool process starts: its connections commit as a worker's do (jobs.worker).
+    worker_process_init.send(sender=None)
 
     from tenants.context import connection_tenant_set
     from tenants.models import Tenant

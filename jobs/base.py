@@ -231,6 +231,15 @@ class TrackedTask(Task[P, R]):
         connection_tenant_set(tenant)
         log_token = current_tenant.set(tenant.slug)
         try:
+            # Opened once switched: the attempt's "running" write carries the tenant's
+            # `SET search_path`, one round trip for both (jobs.hotpath).
+            with requeue_on_lost_database(self):
+                self._open(request)
+        except BaseException:
+            current_tenant.reset(log_token)
+            connection_tenant_set(previous)
+            raise
+        try:
             tenant_task_started.send(sender=type(self), task=self, tenant=tenant)
             if self.atomic:
                 # The body's writes and the JobRun's "succeeded" commit together: a job is
@@ -360,7 +369,6 @@ class TenantTask(TrackedTask[P, R]):
             return self.run(*args, **kwargs)
         with requeue_on_lost_database(self):
             tenant = self._admit(request)
-            self._open(request)
         return self._run_in(tenant, request, args, kwargs)
 
     def _admit(self, request: Any) -> Tenant:
@@ -458,6 +466,4 @@ class PlatformTask(TrackedTask[P, R]):
         if request.called_directly:
             return self.run(*args, **kwargs)
         public = Tenant(schema_name=settings.PUBLIC_SCHEMA_NAME, slug=settings.PUBLIC_SCHEMA_NAME)
-        with requeue_on_lost_database(self):
-            self._open(request)
         return self._run_in(public, request, args, kwargs)

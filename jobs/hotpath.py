@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import connection
-from psycopg import Cursor
 from psycopg.types.json import Jsonb
 
 from jobs.models import JobRun
+
+if TYPE_CHECKING:
+    from saas.db_backend.base import DatabaseWrapper
 
 _TABLE = f'"{settings.PUBLIC_SCHEMA_NAME}"."{JobRun._meta.db_table}"'
 _FINAL = tuple(sorted(JobRun.FINAL_STATES))
@@ -42,16 +44,16 @@ SUCCEED_SQL = (
 )
 
 
-def _execute(sql: str, params: list[Any]) -> int:
+def _execute(sql: str, params: list[Any], *, carry_search_path: bool = False) -> int:
     connection.ensure_connection()
     started = time.monotonic()
+    backend = cast("DatabaseWrapper", connection)
     with connection.wrap_database_errors:
-        cursor = Cursor(connection.connection)  # server-side parameters: preparable
         try:
-            cursor.execute(sql, params, prepare=settings.JOBS_DB_PREPARE)
-            return cursor.rowcount
+            return backend.execute_raw(
+                sql, params, prepare=settings.JOBS_DB_PREPARE, carry_search_path=carry_search_path
+            )
         finally:
-            cursor.close()
             if connection.queries_logged:  # as Django logs its own (tests count these)
                 connection.queries_log.append(
                     {"sql": f"{sql} -- {params!r}", "time": f"{time.monotonic() - started:.3f}"}
@@ -60,7 +62,10 @@ def _execute(sql: str, params: list[Any]) -> int:
 
 def attempt_open(*, task_id: str, worker: str, now: dt.datetime) -> bool:
     """queued/retrying → running, the common case of `jobrun_started`. True if opened."""
-    return _execute(OPEN_SQL, [worker, now, task_id]) > 0
+    # A tenant task's first statement: the tenant's pending `SET search_path` goes with it, one
+    # round trip for both. (Not the closing write: the schema it would set, the one restored
+    # after the body, may never be queried before the next task switches again.)
+    return _execute(OPEN_SQL, [worker, now, task_id], carry_search_path=True) > 0
 
 
 def attempt_succeed(*, task_id: str, attempt: dt.datetime, result: Any, now: dt.datetime) -> None:

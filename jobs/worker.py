@@ -83,6 +83,22 @@ def jobrun_on_revoked(sender: Any = None, request: Any = None, **kwargs: Any) ->
         _record(bookkeeping.jobrun_revoked, task_id=request.id, reason=f"{how} by request")
 
 
+def worker_connections_tidy(sender: Any = None, **kwargs: Any) -> None:
+    """`task_prerun` / `task_postrun` receiver: around each task, what Django does around each
+    request (`close_old_connections`): a connection that broke or is older than CONN_MAX_AGE is
+    closed, and the next one is health-checked on first use (CONN_HEALTH_CHECKS; for a tenant
+    task that check is the `SET search_path`, saas.db_backend). Left to Celery's Django fixup,
+    every connection was closed before and after every task (CELERY_DB_REUSE_MAX turns that
+    off): a new PostgreSQL connection per task, and the hot path's two statements (jobs.hotpath)
+    prepared again on each — four round trips where two do."""
+    from django.db import close_old_connections, connection
+
+    request = getattr(sender, "request", None)
+    if getattr(request, "is_eager", False) or connection.in_atomic_block:
+        return  # run inside its caller's transaction (eager, a test): not ours to close
+    close_old_connections()
+
+
 def worker_commit_mode_set(**kwargs: Any) -> None:
     """`worker_init` / `worker_process_init` receiver: this process's database connections
     commit with JOBS_WORKER_SYNCHRONOUS_COMMIT (default off). The WAL keeps commits in order,

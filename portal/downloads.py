@@ -170,7 +170,7 @@ def download(request: HttpRequest, ref: str) -> HttpResponseBase:
                                requested=ref)  # fmt: skip
     artifact = None
     if ref.isdigit() and len(ref) < 19:
-        artifact = Artifact.objects.select_related("tenant").filter(pk=int(ref)).first()
+        artifact = Artifact.objects.filter(pk=int(ref)).first()
     # A guessed id of another tenant is refused inside artifact_download (the tenant check) so
     # that the attempt is audited against the artifact it aimed at.
     return artifact_download(request, _asker(request), artifact=artifact, requested=ref)

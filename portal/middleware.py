@@ -67,7 +67,11 @@ class TenantAccessMiddleware:
             return response.render()
         membership = None
         if request.user.is_authenticated:
-            membership = Membership.objects.filter(user_id=request.user.pk, tenant=tenant).first()
+            # order_by(): Membership's default ordering joins the tenant and user tables, for
+            # a row that the unique (user, tenant) pair already picks out.
+            membership = (
+                Membership.objects.filter(user_id=request.user.pk, tenant=tenant).order_by().first()
+            )
             if membership is None:
                 if is_download_path(request.path_info):
                     response = middleware_refuse(request, tenant, "not a member of this tenant")

@@ -323,6 +323,10 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after every task unless
+# this is set (then only every N tasks). Workers keep their connections as web requests do
+# instead: jobs.worker.worker_connections_tidy closes one when it broke or passed CONN_MAX_AGE.
+CELERY_DB_REUSE_MAX = 2**31
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT_S", 600, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT_S", 660, minimum=2)
 # The longest delay any code path uses before a message is acknowledged: eta/countdown,

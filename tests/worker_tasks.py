@@ -27,6 +27,16 @@ def record_schema(self: Any, marker: int = 0) -> dict[str, Any]:
     return {"schema": connection_schema(), "markers": _visible_markers()}
 
 
+@tenant_task(name="tests.worker_tasks.count_untracked", track=False)
+def count_untracked(self: Any) -> int:
+    return IntervalSchedule.objects.filter(period="days").count()
+
+
+@tenant_task(name="tests.worker_tasks.count_tracked")
+def count_tracked(self: Any) -> int:
+    return IntervalSchedule.objects.filter(period="days").count()
+
+
 @tenant_task(name="tests.worker_tasks.collect")
 def collect(self: Any, results: list[dict[str, Any]]) -> dict[str, Any]:
     """A chord body: what the header tasks saw, and where the body itself ran."""
@@ -155,6 +165,15 @@ def commit_mode(self: Any) -> str:
         cursor.execute("SHOW synchronous_commit")
         row = cursor.fetchone()
     return str(row[0]) if row else ""
+
+
+@platform_task(name="tests.worker_tasks.backend_pid")
+def backend_pid(self: Any) -> int:
+    """The PostgreSQL backend behind this worker process's connection."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 @tenant_task(name="tests.worker_tasks.slow_atomic", atomic=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
 from django_tenants.utils import quote_schema_name
+from psycopg import Cursor
 
 # Set in Celery worker processes (jobs.apps, on worker start): their connections commit with
 # `synchronous_commit = off` (JOBS_WORKER_SYNCHRONOUS_COMMIT). Why that is safe, and what it
@@ -31,6 +32,41 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             options = params.get("options", "")
             params["options"] = f"{options} -c synchronous_commit={worker_commit_mode}".strip()
         return params
+
+    def execute_raw(
+        self, sql: str, params: list[Any], *, prepare: bool, carry_search_path: bool
+    ) -> int:
+        """Run one statement on the open connection, server-side bound (so it can be prepared),
+        and return its row count; its table must be named with its schema. With
+        `carry_search_path`, a `SET search_path` still pending (a tenant task just switched)
+        goes in the same round trip, as a pipeline; without, it stays pending for the next ORM
+        query. Having proved the connection works, the statement stands for this unit of work's
+        health check. Raises psycopg's errors: the caller wraps them (a lost connection is
+        retried by jobs.bookkeeping)."""
+        assert self.connection is not None
+        paths = None
+        if (
+            carry_search_path
+            and self.search_path_set_schemas is None
+            and self.schema_name
+            and not self._setting_search_path
+        ):
+            paths = self._get_cursor_search_paths()  # validates every name
+        cursor = Cursor(self.connection)
+        try:
+            if paths is None:
+                cursor.execute(sql, params, prepare=prepare)
+            else:
+                with self.connection.pipeline():
+                    self.connection.execute(
+                        "SET search_path = " + ",".join(quote_schema_name(p) for p in paths)
+                    )
+                    cursor.execute(sql, params, prepare=prepare)
+                self.search_path_set_schemas = paths
+            self.health_check_done = True
+            return cursor.rowcount
+        finally:
+            cursor.close()
 
     def is_usable(self) -> bool:
         if self.connection is None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +17,15 @@ from jobs.models import JobRun
 from tenants.context import connection_schema
 from tenants.models import Tenant
 from tests.helpers import wait_for_state
-from tests.worker_tasks import explode, record_schema, retry_once, slow, transient_once
+from tests.worker_tasks import (
+    count_tracked,
+    count_untracked,
+    explode,
+    record_schema,
+    retry_once,
+    slow,
+    transient_once,
+)
 
 WAIT = 20
 worker = pytest.mark.usefixtures("live_db", "celery_worker")
@@ -194,3 +204,42 @@ def test_a_retry_asked_for_inside_a_transaction_is_still_sent() -> None:
     assert result.get(timeout=WAIT) == {"schema": "acme", "markers": [7]}
     run = wait_for_state(result.id, "succeeded")
     assert run.attempt == 2 and [a["state"] for a in run.attempts] == ["retrying"]
+
+
+def _round_trips(run: Callable[[], object]) -> int:
+    """Round trips to PostgreSQL while `run` runs: the server's ReadyForQuery messages in
+    libpq's protocol trace (one per simple query, pipeline or extended-protocol sync)."""
+    pgconn = connection.connection.pgconn
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        try:
+            run()
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        return sum(1 for line in trace if "\tB\t" in line and "ReadyForQuery" in line)
+
+
+@pytest.mark.django_db
+def test_a_tracked_attempt_costs_one_round_trip_more_than_an_untracked_one() -> None:
+    """Its "running" write carries the tenant's `SET search_path` (one round trip for both);
+    only its "succeeded" write is extra. Round trips, not time: a loaded machine makes each one
+    slow, and the worker's throughput follows their count."""
+    acme = Tenant.objects.get(slug="acme")
+
+    def attempt(task: Any, task_id: str) -> Callable[[], object]:
+        trace = build_tracer(task.name, task, app=task.app, eager=False, propagate=True)
+        request: dict[str, Any] = {"id": task_id, "tenant_id": acme.pk, "tenant_schema": "acme",
+                                   "hostname": "w", "delivery_info": {}}  # fmt: skip
+        return lambda: trace(task_id, [], {}, request)
+
+    for task_id in ("t-rt-warm", "t-rt"):
+        jobs.jobrun_queued(task_id=task_id, task_name=count_tracked.name, tenant_id=acme.pk,
+                           tenant_slug="acme", schema_name="acme", args=[], kwargs={})  # fmt: skip
+    attempt(count_untracked, "t-rt-untracked-warm")()  # the tenant cache, the prepared statements
+    attempt(count_tracked, "t-rt-warm")()
+    untracked = _round_trips(attempt(count_untracked, "t-rt-untracked"))
+    tracked = _round_trips(attempt(count_tracked, "t-rt"))
+    assert tracked == untracked + 1
+    assert JobRun.objects.get(task_id="t-rt").state == "succeeded"
+    assert connection_schema() == "public"

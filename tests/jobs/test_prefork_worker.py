@@ -16,7 +16,13 @@ from jobs.models import JobRun
 from tenants.models import Tenant
 from tests.helpers import wait_for_state
 from tests.prefork import PreforkWorker
-from tests.worker_tasks import commit_mode, overruns_soft_limit, platform_schema, slow
+from tests.worker_tasks import (
+    backend_pid,
+    commit_mode,
+    overruns_soft_limit,
+    platform_schema,
+    slow,
+)
 
 pytestmark = [pytest.mark.usefixtures("live_db"), pytest.mark.subprocess]
 
@@ -134,3 +140,17 @@ def test_worker_processes_commit_as_the_setting_says() -> None:
         assert commit_mode.apply_async(queue=worker.queue).get(timeout=20) == "off"
     with PreforkWorker(JOBS_WORKER_SYNCHRONOUS_COMMIT="on") as worker:
         assert commit_mode.apply_async(queue=worker.queue).get(timeout=20) == "on"
+
+
+def test_a_pool_process_keeps_its_database_connection_from_job_to_job() -> None:
+    """One connection per pool process, kept as a web process keeps its own (CONN_MAX_AGE),
+    not a new one per job (Celery's Django fixup closed it around every task). One that died
+    between jobs is replaced by the next job, which is recorded as usual."""
+    with PreforkWorker() as worker:
+        pids = [backend_pid.apply_async(queue=worker.queue).get(timeout=20) for _ in range(3)]
+        assert len(set(pids)) == 1 and pids[0] > 0
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pids[0]])
+        result = backend_pid.apply_async(queue=worker.queue)
+        assert result.get(timeout=30) not in (0, pids[0])
+        assert wait_for_state(result.id, "succeeded").attempt == 1
