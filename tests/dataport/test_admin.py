@@ -177,3 +177,13 @@ def test_staff_copy_acmes_schedules_to_globex_by_export_and_import(operator_clie
     )
     assert str(copied.crontab.timezone) == Tenant.objects.get(slug="globex").timezone
     assert copied.description == "=cmd"  # the export's escaping is undone on import
+
+
+def test_an_upload_past_the_storage_quota_is_a_form_error(
+    operator_client: Client, acme: Tenant
+) -> None:
+    Tenant.objects.filter(pk=acme.pk).update(storage_quota_mb=1)
+    data = b"email\n" + b"".join(b"person%07d@example.com\n" % i for i in range(50_000))
+    body = upload(operator_client, data).content.decode()
+    assert "storage quota of 1 MB" in body
+    assert not ImportRun.objects.exists()
