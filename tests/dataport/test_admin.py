@@ -187,3 +187,16 @@ def test_an_upload_past_the_storage_quota_is_a_form_error(
     body = upload(operator_client, data).content.decode()
     assert "storage quota of 1 MB" in body
     assert not ImportRun.objects.exists()
+
+
+def test_the_schedules_list_links_to_their_import_and_export(
+    operator_client: Client, viewer_client: Client
+) -> None:
+    body = operator_client.get("/admin/t/acme/django_celery_beat/periodictask/").content.decode()
+    assert (
+        f'href="{BASE}import/schedules/"' in body and f'href="{BASE}export/schedules/csv/"' in body
+    )
+    body = viewer_client.get("/admin/t/acme/django_celery_beat/periodictask/").content.decode()
+    assert "Import schedules" not in body and f'href="{BASE}export/schedules/csv/"' in body
+    platform = operator_client.get("/admin/django_celery_beat/periodictask/").content.decode()
+    assert "schedules-transfer" not in platform
