@@ -33,6 +33,7 @@ from unfold.widgets import INPUT_CLASSES
 
 from artifacts.access import role_of_staff
 from artifacts.models import DownloadEvent
+from artifacts.services import QuotaExceededError
 from artifacts.serving import Asker, artifact_download, content_disposition
 from backoffice.admin_base import AuditedAdminMixin
 from backoffice.services import audit_record_request
@@ -194,7 +195,7 @@ class ImportRunAdmin(AuditedAdminMixin, ModelAdmin):
             try:
                 run = import_upload(tenant=tenant, resource_name=resource, filename=upload.name,
                                     content=upload, size=upload.size, user=request.user)  # type: ignore[arg-type]  # fmt: skip
-            except FileRefused as exc:
+            except (FileRefused, QuotaExceededError) as exc:
                 form.add_error("file", str(exc))
             else:
                 audit_record_request(request, action="import.upload", tenant=tenant, obj=run,

@@ -4,6 +4,7 @@ queues invitation jobs, and `tenants` sits below the task framework (`jobs`)."""
 from __future__ import annotations
 
 import secrets
+from array import array
 from typing import Any
 
 from django.conf import settings
@@ -48,7 +49,9 @@ class MemberResource(resources.ModelResource):
         super().__init__(**kwargs)
         self._owners_demoted: set[int] = set()
         self._owners_added = 0
-        self._invite: list[int] = []
+        # The people to invite once the import commits: 8 bytes each (a list of ints took 36,
+        # a third of the process at a million rows), and none kept when invitations are off.
+        self._invite = array("q")
 
     def dehydrate_full_name(self, membership: Membership) -> str:
         return membership.user.get_full_name()
@@ -162,7 +165,8 @@ class MemberResource(resources.ModelResource):
                 )  # fmt: skip
         if changed:
             Membership.objects.bulk_update(changed, ["role"])
-        self._invite += [users[email] for email, _ in new_members]
+        if settings.DATAPORT_INVITE_ON_IMPORT:
+            self._invite.extend(users[email] for email, _ in new_members)
 
     def import_end(self, *, tenant: Tenant, dry_run: bool) -> str:
         owners = Membership.objects.filter(tenant=tenant, role=Membership.Role.OWNER).count()
@@ -175,7 +179,7 @@ class MemberResource(resources.ModelResource):
             from jobs.api import task_enqueue
 
             for i in range(0, len(self._invite), INVITE_BATCH):
-                batch = self._invite[i : i + INVITE_BATCH]
+                batch = self._invite[i : i + INVITE_BATCH].tolist()
                 # task_enqueue inside the import's transaction: sent on its commit, never on
                 # a rollback.
                 task_enqueue(

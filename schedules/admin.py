@@ -85,6 +85,8 @@ def _row_problem(task: PeriodicTask) -> str | None:
 class PeriodicTaskAdmin(AuditedAdminMixin, ModelAdmin):
     form = ScheduleForm
     change_form_template = "admin/schedules/periodictask_change_form.html"
+    # In a tenant's admin: import and export of its schedules (dataport), by URL name only.
+    list_before_template = "admin/schedules/periodictask_list_before.html"
     list_display = ["name", "enabled", "task_short", "schedule_words", "next_run", "last_run", "problem",
                     "missed"]  # fmt: skip
     list_filter = ["enabled", "task"]

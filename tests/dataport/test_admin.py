@@ -177,3 +177,26 @@ def test_staff_copy_acmes_schedules_to_globex_by_export_and_import(operator_clie
     )
     assert str(copied.crontab.timezone) == Tenant.objects.get(slug="globex").timezone
     assert copied.description == "=cmd"  # the export's escaping is undone on import
+
+
+def test_an_upload_past_the_storage_quota_is_a_form_error(
+    operator_client: Client, acme: Tenant
+) -> None:
+    Tenant.objects.filter(pk=acme.pk).update(storage_quota_mb=1)
+    data = b"email\n" + b"".join(b"person%07d@example.com\n" % i for i in range(50_000))
+    body = upload(operator_client, data).content.decode()
+    assert "storage quota of 1 MB" in body
+    assert not ImportRun.objects.exists()
+
+
+def test_the_schedules_list_links_to_their_import_and_export(
+    operator_client: Client, viewer_client: Client
+) -> None:
+    body = operator_client.get("/admin/t/acme/django_celery_beat/periodictask/").content.decode()
+    assert (
+        f'href="{BASE}import/schedules/"' in body and f'href="{BASE}export/schedules/csv/"' in body
+    )
+    body = viewer_client.get("/admin/t/acme/django_celery_beat/periodictask/").content.decode()
+    assert "Import schedules" not in body and f'href="{BASE}export/schedules/csv/"' in body
+    platform = operator_client.get("/admin/django_celery_beat/periodictask/").content.decode()
+    assert "schedules-transfer" not in platform
