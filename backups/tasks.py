@@ -82,6 +82,7 @@ def _restore_summary(restore: Restore) -> dict[str, Any]:
 
 @tenant_task(
     name="backups.tasks.backup_restore_task",
+    schedulable=False,
     long_running=True,
     queue_name=BACKUP_QUEUE,
     runs_while_restoring=True,  # it is the restore: every other job of the tenant waits for it
@@ -105,6 +106,7 @@ def backup_restore_task(
 
 @platform_task(
     name="backups.tasks.backup_restore_as_new_task",
+    schedulable=False,
     long_running=True,
     queue_name=BACKUP_QUEUE,
     autoretry_for=(),
@@ -169,7 +171,7 @@ def _user_id(user: User | None) -> int | None:
 
 
 # --- offboarding, retention and the scheduled verify ---------------------------------------
-@platform_task(name="backups.tasks.tenant_archive_task", long_running=True,
+@platform_task(name="backups.tasks.tenant_archive_task", schedulable=False, long_running=True,
                queue_name=BACKUP_QUEUE, autoretry_for=(), max_retries=0)  # fmt: skip
 def tenant_archive_task(
     self: Any, tenant_id: int, requested_by_id: int | None = None
@@ -180,7 +182,7 @@ def tenant_archive_task(
     return {"tenant": tenant.slug, "status": "archived", "final_backup": backup.pk}
 
 
-@platform_task(name="backups.tasks.tenant_delete_task", long_running=True,
+@platform_task(name="backups.tasks.tenant_delete_task", schedulable=False, long_running=True,
                queue_name=BACKUP_QUEUE, autoretry_for=(), max_retries=0)  # fmt: skip
 def tenant_delete_task(
     self: Any, tenant_id: int, requested_by_id: int | None = None

@@ -22,7 +22,7 @@ def _tenant() -> Tenant:
     return tenant
 
 
-@tenant_task(name="dataport.tasks.import_check_task", long_running=True)
+@tenant_task(name="dataport.tasks.import_check_task", schedulable=False, long_running=True)
 def import_check_task(self: Any, run_id: int) -> dict[str, Any]:
     """Read and check an uploaded file (the dry run), with progress; the run keeps the preview."""
     run = import_check(run=import_run_get(tenant=_tenant(), run_id=run_id), progress=self.progress,
@@ -30,7 +30,7 @@ def import_check_task(self: Any, run_id: int) -> dict[str, Any]:
     return {"run": run.pk, "state": run.state, **run.counts}
 
 
-@tenant_task(name="dataport.tasks.import_apply_task", long_running=True)
+@tenant_task(name="dataport.tasks.import_apply_task", schedulable=False, long_running=True)
 def import_apply_task(self: Any, run_id: int, actor_id: int | None = None) -> dict[str, Any]:
     """Apply a confirmed import in one transaction (all or nothing, or without invalid rows)."""
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
@@ -51,6 +51,7 @@ def tenant_export_task(self: Any, requested_by: int | None = None) -> dict[str, 
 
 @tenant_task(
     name="dataport.tasks.member_invitations_send_task",
+    schedulable=False,
     autoretry_for=(OSError, smtplib.SMTPException, *TRANSIENT_ERRORS),
     max_retries=6,
 )

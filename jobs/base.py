@@ -92,6 +92,10 @@ class TrackedTask(Task[P, R]):
     track = True
     #: Jobs that may run for minutes go to the long queue (saas.celery.queue_for).
     long_running = False
+    #: Offered in the schedule form (and accepted by schedule imports). Jobs that only make sense
+    #: sent by the code for one object (a restore, an import run, an offboarding) say False: a
+    #: schedule must not restore or delete a tenant every night.
+    schedulable = True
     #: A queue of its own instead of short/long (backups: saas.celery.BACKUP_QUEUE).
     queue_name: str | None = None
     #: Attempts whose process died (lost) before the job is given up. Celery retries (errors

@@ -54,6 +54,7 @@ def report_generate_task(
 
 @tenant_task(
     name="reports.tasks.report_deliver_task",
+    schedulable=False,
     # A mail server away or refusing: tried again with backoff, the report itself untouched.
     autoretry_for=(OSError, smtplib.SMTPException, *TRANSIENT_ERRORS),
     max_retries=6,

@@ -43,6 +43,7 @@ def task_choices(for_tenant: bool) -> list[tuple[str, str]]:
         name
         for name, task in app.tasks.items()
         if (is_tenant_task(task) if for_tenant else isinstance(task, PlatformTask))
+        and getattr(task, "schedulable", True)
     )
     return [("", "---------")] + [(name, name) for name in allowed]
 

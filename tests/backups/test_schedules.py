@@ -44,3 +44,15 @@ def test_backup_jobs_are_routed_to_the_backups_queue() -> None:
                  "backup_restore_task", "backup_restore_as_new_task", "tenant_archive_task",
                  "tenant_delete_task"):  # fmt: skip
         assert queue_for(app.tasks[f"backups.tasks.{name}"]) == BACKUP_QUEUE, name
+
+
+def test_jobs_for_one_object_are_never_offered_as_schedules() -> None:
+    from schedules.forms import task_choices
+
+    offered = {name for name, _ in task_choices(True) + task_choices(False)}
+    for name in ("backups.tasks.backup_restore_task", "backups.tasks.backup_restore_as_new_task",
+                 "backups.tasks.tenant_archive_task", "backups.tasks.tenant_delete_task",
+                 "dataport.tasks.import_apply_task", "reports.tasks.report_deliver_task"):  # fmt: skip
+        assert name in app.tasks and name not in offered, name
+    assert "backups.tasks.backup_create_task" in offered
+    assert "backups.tasks.backups_upkeep_task" in offered
