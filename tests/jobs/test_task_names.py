@@ -33,6 +33,8 @@ STORED_NAMES = {
     "usersessions.tasks.sessions_cleanup_platform_task": "usersessions.tasks",
     "tenants.tasks.tenant_defaults_apply_task": "console.tasks",
     "tenants.tasks.tenant_tables_count_task": "console.tasks",
+    "backups.tasks.backup_create_task": "backups.tasks",
+    "backups.tasks.backup_verify_task": "backups.tasks",
 }
 
 
