@@ -61,7 +61,7 @@ from backups.restore_recovery import (
     scratch_name,
     trash_name,
 )
-from backups.services import backup_create, backup_open
+from backups.services import backup_create, backup_manifest, backup_open
 from jobs.api import Progress
 from tenants.context import connection_tenant_set
 from tenants.models import Domain, Tenant, schema_name_for
@@ -225,7 +225,10 @@ def _load_and_migrate(restore: Restore, progress: Progress | None) -> None:
     scratch = scratch_name(restore.pk)
     _stepper(progress)(2, "loading")
     with backup_open(restore.backup) as stream:
-        manifest = archive_load(stream, scratch, progress=_sub(progress, 2, "loading"))
+        # Checked against the manifest recorded when the backup was made: an archive altered in
+        # storage is refused before any of its SQL runs.
+        manifest = archive_load(stream, scratch, progress=_sub(progress, 2, "loading"),
+                                expected=backup_manifest(restore.backup))  # fmt: skip
     # The archive's own manifest, not only the registry's copy of it: the archive is the truth.
     newer = migrations_unknown(manifest_migrations(manifest.migrations))
     if newer:

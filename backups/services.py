@@ -89,6 +89,12 @@ def backup_create(
 ) -> Backup:
     """Back up `tenant`'s schema now. Returns the Backup, `succeeded` with its artifact, or
     `failed` with the reason in `error` (keys, quota, database): never a half-written one."""
+    if job_task_id:
+        # The same job run again (its worker died midway): the earlier attempt's row is over.
+        Backup.objects.filter(job_task_id=job_task_id, state=Backup.State.RUNNING).update(
+            state=Backup.State.FAILED, error="interrupted: the job was run again",
+            finished_at=timezone.now(),
+        )  # fmt: skip
     backup = Backup.objects.create(
         tenant=tenant, kind=Backup.Kind(kind), schema_name=tenant.schema_name,
         requested_by=requested_by, job_task_id=job_task_id,

@@ -180,8 +180,31 @@ def fill(schema: str, megabytes: int) -> None:
                 SELECT 'person' || i || '-{base}@example.com', now()
                 FROM generate_series(1, 2000) AS i""")
             batch += 1
-        cursor.execute(f'ANALYZE "{schema}".usersessions_session')
+    # Hint bits set and statistics taken now, so that the first reader (whichever it is)
+    # does not pay for them.
+    with connection.cursor() as cursor:
+        for table in ("usersessions_session", "django_celery_beat_periodictask",
+                      "django_celery_beat_crontabschedule", "reports_reportrecipient"):  # fmt: skip
+            cursor.execute(f'VACUUM ANALYZE "{schema}".{table}')
         cursor.execute("CHECKPOINT")
+
+
+def quiesce() -> None:
+    """Catalog statistics current and no autovacuum running: a measurement right after making
+    hundreds of schemas would otherwise time the catalog's upkeep, not the backup."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE pg_catalog.pg_class, pg_catalog.pg_attribute, "
+                       "pg_catalog.pg_depend, pg_catalog.pg_type, pg_catalog.pg_index, "
+                       "pg_catalog.pg_constraint, pg_catalog.pg_attrdef")  # fmt: skip
+        cursor.execute("CHECKPOINT")
+        for _ in range(60):
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                           "'autovacuum worker' AND datname = current_database()")  # fmt: skip
+            if not cursor.fetchone()[0]:
+                break
+            time.sleep(1)
 
 
 def data_bytes(schema: str) -> int:
@@ -200,6 +223,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=500)
     parser.add_argument("--tenants", type=int, default=1000)
+    parser.add_argument("--peer-sample", type=int, default=10,
+                        help="pg_dump every Nth tenant in the nightly pass, scaled up")  # fmt: skip
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -236,8 +261,13 @@ def main() -> None:
         small = "small_0000"
 
         def scale_point() -> tuple[float, float]:
-            mine = ours({"do": "backup", "slug": "small-0000", "repeat": 6}, env)["times"][1:]
-            peer = [pg_dump(small, str(work / "small.dump")) for _ in range(6)][1:]
+            """Medians, ours and pg_dump's taking turns (a burst of load hits both)."""
+            quiesce()
+            mine: list[float] = []
+            peer: list[float] = []
+            for _ in range(3):
+                mine += ours({"do": "backup", "slug": "small-0000", "repeat": 4}, env)["times"][1:]
+                peer += [pg_dump(small, str(work / "small.dump")) for _ in range(3)]
             return statistics.median(mine), statistics.median(peer)
 
         ours_2, peer_2 = scale_point()
@@ -248,22 +278,38 @@ def main() -> None:
         fill(BIG, args.size_mb)
         size_500 = data_bytes(BIG)
         dump = str(work / "big.dump")
-        peer_backup = pg_dump(BIG, dump)
-        plain = ours({"do": "backup", "slug": BIG}, env)
         key_env = {**env, "BACKUP_PLATFORM_KEY": age.identity_generate()}
-        encrypted = ours({"do": "backup", "slug": BIG}, key_env)
-        assert plain["method"] == "template" and encrypted["encrypted"]
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{PEER_DB}"')
-            cursor.execute(f'CREATE DATABASE "{PEER_DB}"')
-        peer_restore = _pg("pg_restore", dump, db=PEER_DB)
+        # Each measured two or three times, alternating, the fastest kept: the machine is
+        # shared, and a pause elsewhere should not decide a ratio.
+        peer_backups, plains, encrypteds, peer_restores, restores = [], [], [], [], []
+        for _ in range(2):
+            peer_backups.append(pg_dump(BIG, dump))
+            plains.append(ours({"do": "backup", "slug": BIG}, env))
+        # Encrypted last: once the tenant has a key, a cleartext backup of it is refused.
+        for _ in range(2):
+            encrypteds.append(ours({"do": "backup", "slug": BIG}, key_env))
+        for _ in range(3):
+            # Each restore starts after a checkpoint: none pays for the WAL of the one before.
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{PEER_DB}"')
+                cursor.execute(f'CREATE DATABASE "{PEER_DB}"')
+                cursor.execute("CHECKPOINT")
+            peer_restores.append(_pg("pg_restore", dump, db=PEER_DB))
+            with connection.cursor() as cursor:
+                cursor.execute("CHECKPOINT")
+            restores.append(ours({"do": "restore", "path": str(work / "artifacts" / plains[0]["key"]),
+                                  "schema": "restore_scratch"}, env))  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute(f'DROP DATABASE "{PEER_DB}"')
-        restore = ours({"do": "restore", "path": str(work / "artifacts" / plain["key"]),
-                        "schema": "restore_scratch"}, env)  # fmt: skip
+        plain = min(plains, key=lambda r: r["times"][0])
+        encrypted = min(encrypteds, key=lambda r: r["times"][0])
+        restore = min(restores, key=lambda r: r["times"][0])
+        assert plain["method"] == "template" and encrypted["encrypted"]
+        peer_backup, peer_restore = min(peer_backups), min(peer_restores)
         ours_backup, ours_enc, ours_restore = (
             plain["times"][0], encrypted["times"][0], restore["times"][0],
         )  # fmt: skip
+        rss_mb = max(r["rss_mb"] for r in (*plains, *encrypteds, *restores))
         mb = size_500 / 1e6
         print(f"\n{BIG}: {mb:.0f} MB of table data; pg_dump -Fc {os.path.getsize(dump) / 1e6:.0f} MB,"
               f" ours {plain['size'] / 1e6:.0f} MB (.tar.zst), {encrypted['size'] / 1e6:.0f} MB (.age)")  # fmt: skip
@@ -277,11 +323,11 @@ def main() -> None:
             ("pg_restore", peer_restore, None), ("ours, archive_load", ours_restore, restore["rss_mb"]),
         ):  # fmt: skip
             print(f"{label:<22}{seconds:>8.2f}{mb / seconds:>9.1f}{rss or 0:>13.0f}")
-        rss_mb = max(plain["rss_mb"], encrypted["rss_mb"], restore["rss_mb"])
 
         fill(BIG, args.size_mb)
         size_1000 = data_bytes(BIG)
-        doubled = ours({"do": "backup", "slug": BIG}, key_env)
+        doubled = min((ours({"do": "backup", "slug": BIG}, key_env) for _ in range(2)),
+                      key=lambda r: r["times"][0])  # fmt: skip
         print(f"{BIG} at {size_1000 / 1e6:.0f} MB: ours, encrypted {doubled['times'][0]:.2f} s, "
               f"peak RSS {doubled['rss_mb']:.0f} MB (at {mb:.0f} MB: {encrypted['rss_mb']:.0f})")  # fmt: skip
         with connection.cursor() as cursor:  # its bytes are no longer needed
@@ -302,19 +348,23 @@ def main() -> None:
 
         # 3. The nightly pass.
         nightly = ours({"do": "nightly"}, env)
+        # pg_dump takes over a second per tenant at 1,000: every tenth, times ten, so the whole
+        # run stays near 20 minutes (--peer-sample 1 for all of them).
         started = time.perf_counter()
-        for i in range(args.tenants):
+        sampled = range(0, args.tenants, args.peer_sample)
+        for i in sampled:
             pg_dump(f"small_{i:04d}", str(work / "n.dump"))
-        peer_nightly = time.perf_counter() - started
+        peer_nightly = (time.perf_counter() - started) * args.tenants / len(sampled)
         print(f"nightly pass over {nightly['tenants']} tenants: ours {nightly['times'][0]:.0f} s, "
-              f"sequential pg_dump -n {peer_nightly:.0f} s")  # fmt: skip
+              f"sequential pg_dump -n {peer_nightly:.0f} s"
+              f"{f' (estimated from {len(sampled)})' if len(sampled) < args.tenants else ''}")  # fmt: skip
         connection.close()
         figures = {
             "backup_ratio": round(peer_backup / ours_backup, 2),
             "backup_enc_ratio": round(peer_backup / ours_enc, 2),
             "restore_ratio": round(peer_restore / ours_restore, 2),
             "rss_mb": round(rss_mb, 1),
-            "rss_growth": round(doubled["rss_mb"] / encrypted["rss_mb"], 3),
+            "rss_growth": round(doubled["rss_mb"] / max(r["rss_mb"] for r in encrypteds), 3),
             "scale_ratio": round(ours_n / ours_2, 2),
             "peer_scale_ratio": round(peer_n / peer_2, 2),
             "nightly_1000_s": round(nightly["times"][0], 1),

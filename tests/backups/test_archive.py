@@ -82,6 +82,6 @@ def test_with_the_recorded_manifest_no_altered_sql_runs(acme: Tenant) -> None:
     assert writer.manifest is not None
     recorded = Manifest.from_json({**writer.manifest.to_json(), "archive": {}})
     recorded.parts[0].sha256 = "0" * 64  # pre-data.sql as the database remembers it
-    with pytest.raises(ArchiveCorrupt, match="pre-data.sql is not the one this backup recorded"):
+    with pytest.raises(ArchiveCorrupt, match=r"pre-data\.sql is not the one this backup recorded"):
         archive_load(io.BytesIO(data), "acme_bad", expected=recorded)
     assert not _schema_exists("acme_bad")

@@ -137,3 +137,12 @@ def test_a_backup_past_the_quota_fails_with_a_clear_error(acme: Tenant) -> None:
     backup = backup_create(acme, kind="manual")
     assert backup.state == Backup.State.FAILED and backup.artifact is None
     assert "would pass the tenant's storage quota of 1 MB" in backup.error, backup.error
+
+
+def test_a_job_run_again_closes_its_interrupted_backup(acme: Tenant) -> None:
+    stale = Backup.objects.create(tenant=acme, kind="scheduled", schema_name="acme",
+                                  job_task_id="job-1")  # fmt: skip
+    backup = backup_create(acme, kind="scheduled", job_task_id="job-1")
+    stale.refresh_from_db()
+    assert backup.state == Backup.State.SUCCEEDED
+    assert (stale.state, stale.error) == ("failed", "interrupted: the job was run again")
