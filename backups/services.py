@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
@@ -191,6 +192,18 @@ def backup_open(backup: Backup) -> Iterator[IO[bytes]]:
             raise ArchiveCorrupt(f"the encrypted archive cannot be opened: {exc}") from exc
         with io.BufferedReader(_CheckedReader(decryptor), buffer_size=age.CHUNK) as plain:
             yield plain
+
+
+def backups_interrupted_close(*, now: dt.datetime | None = None) -> int:
+    """Close backups whose job died and was never run again: a backup runs inside one job,
+    which the hard time limit ends, so a row still running twice that long after it started
+    will never finish. Marked failed ("interrupted"); returns how many."""
+    now = now or timezone.now()
+    limit = dt.timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
+    return Backup.objects.filter(state=Backup.State.RUNNING, started_at__lt=now - limit).update(
+        state=Backup.State.FAILED, finished_at=now,
+        error="interrupted: its job ended without finishing it (worker lost or time limit)",
+    )  # fmt: skip
 
 
 def backup_manifest(backup: Backup) -> Manifest:

@@ -15,7 +15,12 @@ from backups.offboarding import deleted_tenants_shred, tenant_archive, tenant_de
 from backups.restore import backup_restore, backup_restore_as_new
 from backups.restore_recovery import restores_recover
 from backups.retention import backups_retention_apply
-from backups.services import BackupFailed, backup_create, backup_verify
+from backups.services import (
+    BackupFailed,
+    backup_create,
+    backup_verify,
+    backups_interrupted_close,
+)
 from jobs.api import platform_task, task_enqueue, tenant_task
 from saas.celery import BACKUP_QUEUE
 from tenants.context import connection_tenant
@@ -135,10 +140,10 @@ def backup_restore_as_new_task(
 
 @platform_task(name="backups.tasks.restores_recover_task", track=False)
 def restores_recover_task(self: Any) -> dict[str, Any]:
-    """Put back what restores whose process died left behind (beat, every minute; untracked
-    like the job reaper: a JobRun a minute would bury the history, and each recovery is in
-    the audit log)."""
-    return {"recovered": restores_recover()}
+    """Put back what restores whose process died left behind, and close backups whose job died
+    (beat, every minute; untracked like the job reaper: a JobRun a minute would bury the
+    history, and each recovery is in the audit log)."""
+    return {"recovered": restores_recover(), "backups_closed": backups_interrupted_close()}
 
 
 def backup_restore_enqueue(backup: Backup, *, requested_by: User | None) -> str:

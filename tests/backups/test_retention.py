@@ -125,3 +125,20 @@ def test_apply_deletes_the_bytes_of_what_the_rule_drops_and_only_in_that_tenant(
         assert artifact.deleted_at is None and (artifacts_root / artifact.storage_key).exists()
     assert AuditEntry.objects.filter(action="backup.retention_delete", tenant=acme).count() == 3
     assert backups_retention_apply(tenant=acme, now=now) == []  # nothing left to drop
+
+
+@pytest.mark.django_db
+def test_a_backup_whose_job_died_is_closed_as_interrupted(acme: Any, settings: Any) -> None:
+    from django.utils import timezone
+
+    from backups.services import backups_interrupted_close
+
+    limit = dt.timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
+    dead = Backup.objects.create(tenant=acme, kind="scheduled", schema_name="acme",
+                                 started_at=timezone.now() - limit - dt.timedelta(minutes=1))  # fmt: skip
+    live = Backup.objects.create(tenant=acme, kind="manual", schema_name="acme")
+    assert backups_interrupted_close() == 1
+    dead.refresh_from_db()
+    live.refresh_from_db()
+    assert dead.state == "failed" and dead.error.startswith("interrupted")
+    assert live.state == "running"
