@@ -14,6 +14,7 @@ import hashlib
 import os
 import tempfile
 from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -22,16 +23,15 @@ from accounts.models import User
 from artifacts.models import Artifact
 from artifacts.services import artifact_write
 from reports.data import AccessReport, ActivityReport, JobHistoryReport, Period, ReportKind
-from reports.render.access import access_render
-from reports.render.activity import activity_render
-from reports.render.base import Progress
-from reports.render.history import history_render
 from reports.selectors import (
     report_access_select,
     report_activity_select,
     report_job_history_select,
 )
 from tenants.models import Membership, Tenant
+
+if TYPE_CHECKING:
+    from reports.render.base import Progress
 
 # Who may have which report made from the portal (staff may have any): the access report names
 # every member and their sign-ins, which is for owners only.
@@ -81,6 +81,12 @@ def report_render(
     progress: Progress | None = None,
 ) -> int:
     """Render to the file `out`; returns the page count."""
+    # reportlab (about 17 MB) is loaded by the first report a process makes, not by every
+    # process that imports this module (the admin, the portal, every worker, backups).
+    from reports.render.access import access_render
+    from reports.render.activity import activity_render
+    from reports.render.history import history_render
+
     if isinstance(data, ActivityReport):
         return activity_render(data, out)
     if isinstance(data, JobHistoryReport):
