@@ -14,6 +14,7 @@ from PIL import Image
 from reports.data import (
     AccessReport,
     ActivityReport,
+    BackupLine,
     DayAccess,
     DayJobs,
     Failure,
@@ -64,6 +65,9 @@ def activity(name: str = "Acme Corp", error: str = "disk full") -> ActivityRepor
         access_by_day=[DayAccess(d, i, 2 * i) for i, d in enumerate(PERIOD.days)],
         schedules=[ScheduleLine("reports-activity-weekly", "reports.tasks.report_generate_task",
                                 "0 6 * * 1", True, at, None)],
+        backups=[BackupLine(dt.datetime.combine(d, dt.time(2, 40), tzinfo=UTC),
+                            (40 + 3 * i) * 1_000_000, i % 3 != 2, "Nightly backup")
+                 for i, d in enumerate(PERIOD.days)],
     )  # fmt: skip
 
 
@@ -78,6 +82,7 @@ def test_activity_has_the_figures_contents_metadata_and_page_numbers() -> None:
     # 10+11+…+16 succeeded, three odd days failed: 91 + 3.
     assert "Jobs per day by state (94 in the period)" in text
     assert "The latest 1 of 3 failures." in text and "OSError: disk full" in text
+    assert "Backup size over time" in text and "Nightly backup" in text and "58.0 MB" in text
     assert "21 sign-ins in the period" in text
     assert "2026-03-03 10:30" in text  # the next run, 09:30 UTC, in Paris (UTC+1)
     assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
