@@ -31,13 +31,10 @@ from backoffice.sites import staff_site
 from backoffice.times import time_html
 from backups.forms import RestoreAsNewForm
 from backups.models import Backup, BackupOverview, BackupPolicy, Restore
+from backups.requests import backup_restore_as_new_enqueue, backup_restore_enqueue
 from backups.restore_checks import RestoreRefused, restore_backup_check, restore_into_check
 from backups.selectors import backup_overview_rows, stale_q
-from backups.tasks import (
-    backup_restore_as_new_task,
-    backup_restore_task,
-    backup_verify_task,
-)
+from backups.tasks import backup_verify_task
 from jobs.admin import jobs_started_response
 from jobs.api import task_enqueue
 
@@ -262,9 +259,7 @@ class BackupAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
             if request.POST.get("confirm_slug", "").strip() != tenant.slug:
                 error = "Type the tenant's slug exactly to restore it."
             else:
-                task_id = task_enqueue(backup_restore_task, tenant=tenant,
-                                       kwargs={"backup_id": backup.pk,
-                                               "requested_by_id": request.user.pk})  # fmt: skip
+                task_id = backup_restore_enqueue(backup, requested_by=request.user)  # type: ignore[arg-type]
                 audit_record_request(request, action="backup.restore", tenant=tenant,
                                      obj=backup, detail={"task_id": task_id})  # fmt: skip
                 return jobs_started_response(self, request, [task_id])
@@ -294,9 +289,10 @@ class BackupAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
         for field in form.fields.values():
             field.widget.attrs["class"] = " ".join(INPUT_CLASSES)
         if request.method == "POST" and form.is_valid():
-            kwargs = {"backup_id": backup.pk, "slug": form.cleaned_data["slug"],
-                      "name": form.cleaned_data["name"], "requested_by_id": request.user.pk}  # fmt: skip
-            task_id = task_enqueue(backup_restore_as_new_task, tenant=None, kwargs=kwargs)
+            task_id = backup_restore_as_new_enqueue(
+                backup, slug=form.cleaned_data["slug"], name=form.cleaned_data["name"],
+                requested_by=request.user,  # type: ignore[arg-type]
+            )  # fmt: skip
             audit_record_request(request, action="backup.restore_as_new", tenant=backup.tenant,
                                  obj=backup, detail={"task_id": task_id,
                                                      "slug": form.cleaned_data["slug"]})  # fmt: skip

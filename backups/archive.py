@@ -26,7 +26,7 @@ import json
 import re
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 from urllib.parse import quote, unquote
@@ -45,6 +45,7 @@ from backups.schema import (
     relations_read,
     schema_ddl,
 )
+from jobs.api import Progress
 
 FORMAT = "saas-tenant-backup/1"
 PART_BYTES = 4 * 1024 * 1024  # rows of one table per data part (memory bound while writing)
@@ -52,7 +53,6 @@ ZSTD_LEVEL = 1  # as small as level 3 on this data, twice as fast
 READ_CHUNK = 256 * 1024
 COPY_FREEZE = True
 SCHEMA_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-Progress = Callable[[int, int | None, str], None]
 Chunk = bytes | memoryview
 
 

@@ -20,7 +20,7 @@ import time
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -43,10 +43,10 @@ from backups.archive import (
 )
 from backups.keys import KeyProblem, backup_recipient, tenant_identity
 from backups.models import Backup
+from jobs.api import Progress
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
-Progress = Any  # jobs.api.Progress: (done, total, message) -> None
 
 
 class BackupFailed(RuntimeError):

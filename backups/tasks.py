@@ -21,7 +21,7 @@ from backups.services import (
     backup_verify,
     backups_interrupted_close,
 )
-from jobs.api import platform_task, task_enqueue, tenant_task
+from jobs.api import platform_task, tenant_task
 from saas.celery import BACKUP_QUEUE
 from tenants.context import connection_tenant
 from tenants.models import Tenant
@@ -146,33 +146,8 @@ def restores_recover_task(self: Any) -> dict[str, Any]:
     return {"recovered": restores_recover(), "backups_closed": backups_interrupted_close()}
 
 
-def backup_restore_enqueue(backup: Backup, *, requested_by: User | None) -> str:
-    """Send the restore job for the backup's tenant; returns the task id (the JobRun's)."""
-    return task_enqueue(
-        backup_restore_task, tenant=backup.tenant,
-        kwargs={"backup_id": backup.pk, "requested_by_id": _user_id(requested_by)},
-    )  # fmt: skip
-
-
-def backup_restore_as_new_enqueue(
-    backup: Backup, *, slug: str, name: str = "", domain: str = "", requested_by: User | None
-) -> str:
-    """Send the restore-as-new job (check the slug first: backups.restore.restore_as_new_check)."""
-    return task_enqueue(
-        backup_restore_as_new_task, tenant=None,
-        kwargs={
-            "backup_id": backup.pk, "slug": slug, "name": name, "domain": domain,
-            "requested_by_id": _user_id(requested_by),
-        },
-    )  # fmt: skip
-
-
 def _user(user_id: int | None) -> User | None:
     return User.objects.filter(pk=user_id).first() if user_id else None
-
-
-def _user_id(user: User | None) -> int | None:
-    return user.pk if user is not None and user.is_authenticated else None
 
 
 # --- offboarding, retention and the scheduled verify ---------------------------------------

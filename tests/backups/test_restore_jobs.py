@@ -15,10 +15,11 @@ from django_tenants.utils import schema_context
 
 from backoffice.models import AuditEntry
 from backups.models import Backup, Restore
+from backups.requests import backup_restore_enqueue
 from backups.restore import backup_restore
 from backups.restore_recovery import restores_recover, scratch_name
 from backups.services import backup_create
-from backups.tasks import backup_restore_enqueue, backup_restore_task
+from backups.tasks import backup_restore_task
 from jobs.api import task_enqueue
 from tenants.context import connection_tenant_set
 from tenants.models import Tenant
