@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from backoffice.services import audit_record
@@ -28,7 +28,7 @@ from backups.models import Restore
 from backups.restore_checks import RestoreRefused
 from tenants.context import connection_tenant_set
 from tenants.models import Tenant
-from tenants.signals import tenant_status_changed
+from tenants.services import tenant_status_write
 
 logger = logging.getLogger(__name__)
 
@@ -135,23 +135,15 @@ def restore_status_move(tenant_id: int, *, expected: Collection[str], new: str) 
     """The restore's own status moves (tenants.services refuses any move out of restoring:
     only the restore that made it may undo it). Receivers hear of it after the commit: beat
     reloads the tenant's entries, workers drop their cached status."""
-    with transaction.atomic():
-        locked = Tenant.objects.select_for_update().get(pk=tenant_id)
-        old = locked.status
-        if old not in expected:
+
+    def expected_now(locked: Tenant) -> None:
+        if locked.status not in expected:
             raise RestoreRefused(
                 f"{locked.slug} is {locked.get_status_display().lower()}; the restore expected "
                 f"{' or '.join(expected)}. Nothing was changed."
             )
-        locked.status = new
-        locked.status_changed_at = timezone.now()
-        locked.save(update_fields=["status", "status_changed_at", "updated_at"])
-        transaction.on_commit(
-            lambda: tenant_status_changed.send(
-                sender=Tenant, tenant=locked, old_status=old, new_status=new
-            )
-        )
-    return locked
+
+    return tenant_status_write(tenant_id=tenant_id, status=new, check=expected_now)
 
 
 def scratch_drop(schema_name: str) -> None:

@@ -35,7 +35,7 @@ from artifacts.access import role_of_staff
 from artifacts.models import DownloadEvent
 from artifacts.services import QuotaExceededError
 from artifacts.serving import Asker, artifact_download, content_disposition
-from backoffice.admin_base import AuditedAdminMixin
+from backoffice.admin_base import AuditedAdminMixin, ReadOnlyAdminMixin
 from backoffice.services import audit_record_request
 from backoffice.sites import tenant_site
 from backoffice.times import time_html
@@ -79,7 +79,7 @@ def _tenant(request: HttpRequest) -> Tenant:
 
 
 @admin.register(ImportRun, site=tenant_site)
-class ImportRunAdmin(AuditedAdminMixin, ModelAdmin):
+class ImportRunAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["created", "resource", "format", "state", "counts_words", "created_by"]
     list_filter = ["state", "resource"]
     list_display_links = None
@@ -92,15 +92,6 @@ class ImportRunAdmin(AuditedAdminMixin, ModelAdmin):
             .filter(tenant=_tenant(request))
             .select_related("created_by")
         )
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm(EXPORT_PERM) or request.user.has_perm(IMPORT_PERM)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -91,13 +92,24 @@ class TransitionRefused(ValueError):
 def tenant_status_set(*, tenant: Tenant, status: str) -> Tenant:
     """Move a tenant to another status. Suspended and archived tenants refuse sign-in; receivers
     of `tenant_status_changed` end sessions, skip tasks and drop beat entries."""
-    with transaction.atomic():
-        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
-        old = locked.status
+
+    def allowed(locked: Tenant) -> None:
         if locked.is_public:
             raise TransitionRefused("The public tenant has no status to change.")
-        if status not in _ALLOWED_TRANSITIONS[Tenant.Status(old)]:
-            raise TransitionRefused(f"A tenant cannot go from {old} to {status}.")
+        if status not in _ALLOWED_TRANSITIONS[Tenant.Status(locked.status)]:
+            raise TransitionRefused(f"A tenant cannot go from {locked.status} to {status}.")
+
+    return tenant_status_write(tenant_id=tenant.pk, status=status, check=allowed)
+
+
+def tenant_status_write(*, tenant_id: int, status: str, check: Callable[[Tenant], None]) -> Tenant:
+    """The one status write: lock the row, let `check` refuse the move from the row as it is
+    (it raises), write, and tell receivers after the commit. `tenant_status_set` checks the
+    staff transitions; a restore checks its own (only it may move a tenant out of restoring)."""
+    with transaction.atomic():
+        locked = Tenant.objects.select_for_update().get(pk=tenant_id)
+        old = locked.status
+        check(locked)
         locked.status = status
         locked.status_changed_at = timezone.now()
         locked.save(update_fields=["status", "status_changed_at", "updated_at"])
