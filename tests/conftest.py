@@ -144,6 +144,26 @@ def artifacts_root(settings: Any, tmp_path: Any) -> Any:
     return root
 
 
+@pytest.fixture
+def leaving(live_db: None, artifacts_root: Any) -> Iterator[Tenant]:
+    """A tenant of its own to archive and delete (committed: a backup reads from its own
+    snapshot connection); everything it leaves is removed afterwards."""
+    from artifacts.models import Artifact
+    from backoffice.models import AuditEntry
+    from backups.models import Backup, TenantKey
+    from tenants.provisioning import schema_drop
+    from tenants.services import tenant_provision
+
+    tenant = tenant_provision(name="Leaving Ltd", slug="leaving").tenant
+    yield tenant
+    schema_drop(tenant.schema_name)
+    Backup.objects.filter(tenant=tenant).delete()
+    TenantKey.objects.filter(tenant=tenant).delete()
+    Artifact.objects.filter(tenant=tenant).delete()
+    AuditEntry.objects.filter(tenant_slug="leaving").delete()
+    Tenant.objects.filter(pk=tenant.pk).delete()
+
+
 # --- Real worker fixtures ------------------------------------------------------------------------
 def _live_cleanup() -> None:
     from artifacts.models import Artifact, DownloadEvent, ShareLink

@@ -4,14 +4,12 @@ outlive its schema for BACKUP_DELETED_TENANT_KEEP_DAYS, then its key and backups
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from artifacts.models import Artifact
 from backoffice.models import AuditEntry
 from backups.models import Backup, TenantKey
 from backups.offboarding import (
@@ -22,8 +20,6 @@ from backups.offboarding import (
 )
 from backups.retention import backups_retention_apply
 from tenants.models import Domain, Tenant
-from tenants.provisioning import schema_drop
-from tenants.services import tenant_provision
 from tests.helpers import artifact_make
 
 
@@ -31,19 +27,6 @@ def _schema_exists(name: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [name])
         return cursor.fetchone() is not None
-
-
-@pytest.fixture
-def leaving(live_db: None, artifacts_root: Any) -> Iterator[Tenant]:
-    """A tenant of its own (committed: the backup reads from its own snapshot connection)."""
-    tenant = tenant_provision(name="Leaving Ltd", slug="leaving").tenant
-    yield tenant
-    schema_drop(tenant.schema_name)
-    Backup.objects.filter(tenant=tenant).delete()
-    TenantKey.objects.filter(tenant=tenant).delete()
-    Artifact.objects.filter(tenant=tenant).delete()
-    AuditEntry.objects.filter(tenant_slug="leaving").delete()
-    Tenant.objects.filter(pk=tenant.pk).delete()
 
 
 def test_archiving_takes_a_final_backup_first(leaving: Tenant) -> None:

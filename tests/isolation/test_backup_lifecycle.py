@@ -4,7 +4,6 @@ backups, offboarding — never read, delete or change another tenant's."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,8 +12,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import User
 from artifacts.models import Artifact
-from backoffice.models import AuditEntry
-from backups.models import Backup, BackupPolicy, TenantKey
+from backups.models import Backup, BackupPolicy
 from backups.offboarding import tenant_archive, tenant_delete
 from backups.retention import backups_retention_apply
 from jobs.models import JobRun
@@ -22,8 +20,6 @@ from reports.data import Period
 from reports.selectors import report_activity_select
 from tenants.context import connection_tenant_set
 from tenants.models import Tenant
-from tenants.provisioning import schema_drop
-from tenants.services import tenant_provision
 from tests.helpers import artifact_make, portal_client, schema_shape
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
@@ -77,18 +73,6 @@ def test_acmes_activity_report_lists_no_backup_of_globex(acme: Tenant, globex: T
     with tenant_context(acme):
         data = report_activity_select(acme, Period(dt.date(2026, 3, 2), dt.date(2026, 3, 8)))
     assert [b.size_bytes for b in data.backups] == [1_000]
-
-
-@pytest.fixture
-def leaving(live_db: None, artifacts_root: Any) -> Iterator[Tenant]:
-    tenant = tenant_provision(name="Leaving Ltd", slug="leaving").tenant
-    yield tenant
-    schema_drop(tenant.schema_name)
-    Backup.objects.filter(tenant=tenant).delete()
-    TenantKey.objects.filter(tenant=tenant).delete()
-    Artifact.objects.filter(tenant=tenant).delete()
-    AuditEntry.objects.filter(tenant_slug="leaving").delete()
-    Tenant.objects.filter(pk=tenant.pk).delete()
 
 
 def test_deleting_a_tenant_leaves_globex_byte_identical(leaving: Tenant) -> None:
