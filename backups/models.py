@@ -158,7 +158,8 @@ class Restore(models.Model):
         ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
-        return f"restore of {self.backup} into {self.target}"
+        # Read after its type in the audit log and the admin ("restore · <this>").
+        return f"{self.backup} into {self.target}"
 
 
 class BackupOverview(Tenant):

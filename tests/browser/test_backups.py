@@ -87,6 +87,11 @@ def test_staff_back_up_verify_restore_and_copy_acme_and_the_owner_downloads_it(
     page.goto(server.url("/admin/backups/backupoverview/"))
     expect(page.get_by_text("Acme Corp").first).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "backups-overview.png"), full_page=True)
+    page.goto(server.url("/admin/"))
+    card = page.locator("div", has_text="of backups kept").last
+    expect(card).to_be_visible()
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-backups-card.png"))
 
     # alice downloads the backup from acme's portal: acme's rows, nothing of globex.
     context = page.context.browser.new_context()  # type: ignore[union-attr]
